@@ -1,0 +1,89 @@
+"""Language identification with fastText lid.176, loaded from the local file that set-up installs.
+
+datatrove's `LanguageFilter` downloads its model at run time; here its `FastTextLID` predictor is given
+the compressed `lid.176.ftz` from the virtualenv instead (nothing is fetched). Hebrew documents whose
+`he` score reaches the threshold are kept; everything else is dropped as `language:<label>` (e.g.
+`language:yi`, `language:ar`, `language:en`) or `language:he_low_score`.
+
+The default threshold is calibrated for lid.176 (FineWeb-2's 0.9 was set for GlotLID); see
+`benchmarks/calibrate_lid.py` and the README for how it was chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.lid import FastTextLID
+
+LID_ENV = "HEBATRON_LID_MODEL"
+DEFAULT_HE_THRESHOLD = 0.5
+
+
+def lid_model_path() -> Path:
+    """Where the lid.176 model lives: $HEBATRON_LID_MODEL, else the virtualenv's share/hebatron/."""
+    env = os.environ.get(LID_ENV)
+    path = Path(env) if env else Path(sys.prefix) / "share" / "hebatron" / "lid.176.ftz"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"fastText language-ID model not found at {path}. Run `make setup` (or "
+            f"`bash scripts/setup_assets.sh <venv>`), or point ${LID_ENV} at a lid.176 .ftz/.bin file."
+        )
+    return path
+
+
+class LocalFT176(FastTextLID):
+    """datatrove's fastText predictor reading a local model file."""
+
+    def __init__(self, model_path: str | Path, languages: list[str] | None = None, k: int = 5):
+        super().__init__(languages, k=k)
+        self.model_path = str(model_path)
+
+    @property
+    def model(self):
+        if self._model is None:
+            from fasttext.FastText import _FastText
+
+            self._model = _FastText(self.model_path)
+        return self._model
+
+    def __getstate__(self):  # the loaded model is not picklable; workers reload it
+        return {**self.__dict__, "_model": None}
+
+
+class LanguageID(BaseFilter):
+    """Labels every document (`lang`, `lang_score`) and keeps those in `keep` above `threshold`."""
+
+    name = "🌍 Language ID (lid.176)"
+
+    def __init__(self, *, keep: tuple[str, ...] = ("he",), threshold: float = DEFAULT_HE_THRESHOLD,
+                 model_path: str | Path | None = None, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"language threshold must be within [0, 1], got {threshold}")
+        self.keep = tuple(keep)
+        self.threshold = threshold
+        self.predictor = LocalFT176(model_path or lid_model_path())
+
+    def predict(self, text: str) -> tuple[str, float, dict[str, float]]:
+        doc = Document(text=text, id="")
+        (lang, score), pairs = self.predictor.predict(doc)
+        return lang, float(score), pairs
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        lang, score, pairs = self.predict(doc.text)
+        kept_scores = {k: pairs.get(k, 0.0) for k in self.keep}
+        best_kept = max(kept_scores, key=kept_scores.get)
+        if kept_scores[best_kept] >= self.threshold:
+            lang, score = best_kept, kept_scores[best_kept]
+        doc.metadata["lang"] = lang
+        doc.metadata["lang_score"] = score
+        if lang in self.keep and score >= self.threshold:
+            return True
+        if lang in self.keep:
+            return False, f"language:{lang}_low_score"
+        return False, f"language:{lang}"

@@ -1,0 +1,65 @@
+"""NeMo-Curator heuristic filters, run as datatrove steps.
+
+NeMo-Curator's filters are plain objects with `score_document(text)` and `keep_document(score)`; its own
+executors start Ray for every run and its dedup needs a GPU, so only the filters are used, through
+`NemoFilter`. Its `NonAlphaNumericFilter` counts only ASCII letters as alphanumeric and drops every
+Hebrew document; `HebrewNonAlphaNumericFilter` counts letters and marks of any script.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from nemo_curator.stages.text.filters.doc_filter import DocumentFilter
+from nemo_curator.stages.text.filters.heuristic import string as nemo_string
+
+_ALNUM_EXTRA = frozenset("\n?!,.")  # NeMo-Curator's own set: these count as "alphanumeric"
+
+
+class HebrewNonAlphaNumericFilter(nemo_string.NonAlphaNumericFilter):
+    """NeMo-Curator's rule (share of non-alphanumeric characters ≤ cutoff) with Unicode letters."""
+
+    def score_document(self, text: str) -> float:
+        if not text:
+            return 1.0
+        alnum = sum(1 for c in text if c.isalnum() or c in _ALNUM_EXTRA or unicodedata.category(c) == "Mn")
+        return (len(text) - alnum) / len(text)
+
+
+# name in recipes -> NeMo-Curator filter class; thresholds are passed through as keyword arguments
+NEMO_FILTERS: dict[str, type[DocumentFilter]] = {
+    "non_alpha_numeric": HebrewNonAlphaNumericFilter,
+    "symbols_to_words": nemo_string.SymbolsToWordsFilter,
+    "numbers": nemo_string.NumbersFilter,
+    "urls": nemo_string.UrlsFilter,
+    "white_space": nemo_string.WhiteSpaceFilter,
+    "parentheses": nemo_string.ParenthesesFilter,
+    "long_word": nemo_string.LongWordFilter,
+    "bullets": nemo_string.BulletsFilter,
+    "ellipsis": nemo_string.EllipsisFilter,
+}
+
+
+def build_nemo_filter(name: str, params: dict[str, Any] | None = None) -> DocumentFilter:
+    if name not in NEMO_FILTERS:
+        raise ValueError(f"unknown NeMo-Curator filter {name!r}; known: {', '.join(sorted(NEMO_FILTERS))}")
+    return NEMO_FILTERS[name](**(params or {}))
+
+
+class NemoFilter(BaseFilter):
+    """Runs one NeMo-Curator `DocumentFilter`; drops as `nemo:<filter name>`."""
+
+    def __init__(self, nemo_filter: DocumentFilter, *, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.nemo_filter = nemo_filter
+        self.name = f"🟩 NeMo {type(nemo_filter).__name__}"
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if not doc.text.strip():
+            return False, "nemo:empty"
+        score = self.nemo_filter.score_document(doc.text)
+        return True if self.nemo_filter.keep_document(score) else (False, f"nemo:{self.nemo_filter.name}")

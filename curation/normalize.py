@@ -1,0 +1,67 @@
+"""Hebrew text normalization, applied to every document before language ID, filtering and dedup.
+
+Policy (what `normalize_hebrew` does, in order):
+1. Unicode NFKC: folds Hebrew presentation forms (U+FB1D–FB4F, e.g. ﬠ ﬡ ﬣ, ligatures, letters with
+   dagesh/shin dots precomposed) and full-width characters into the plain letters and marks.
+2. Bidi control marks are removed: LRM/RLM/ALM (U+200E, U+200F, U+061C), embeddings and overrides
+   (U+202A–202E), isolates (U+2066–2069). They carry no text and break word matching.
+3. Geresh and gershayim (U+05F3 ׳, U+05F4 ״) become ASCII `'` and `"`, the form most Hebrew web text
+   uses, so that צה״ל and צה"ל are the same word for filters and dedup. Maqaf (U+05BE) is kept.
+4. Niqqud: vowel points are kept by default (`niqqud="keep"`; `"strip"` removes them); cantillation
+   marks (te'amim, U+0591–05AF) are always removed: they are liturgical typography, not text.
+5. Whitespace: other Unicode spaces become a space, runs of spaces collapse, lines are stripped, runs of
+   more than one blank line collapse to one; zero-width spaces/joiners and the BOM are removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+from datatrove.pipeline.formatters.base import BaseFormatter
+
+NiqqudPolicy = Literal["keep", "strip"]
+
+BIDI_MARKS = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_DELETE = {ord(c): None for c in BIDI_MARKS + ZERO_WIDTH}
+_DELETE.update({cp: None for cp in range(0x0591, 0x05B0)})  # cantillation
+_GERESH = {0x05F3: "'", 0x05F4: '"'}
+# vowel points, dagesh, shin/sin dots, rafe, qamats qatan; the upper dot (U+05C4) and lower dot (U+05C5)
+NIQQUD = {cp: None for cp in [*range(0x05B0, 0x05BE), 0x05BF, 0x05C1, 0x05C2, 0x05C4, 0x05C5, 0x05C7]}
+
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def normalize_hebrew(text: str, niqqud: NiqqudPolicy = "keep") -> str:
+    """Normalize Hebrew text as described in the module docstring. Idempotent."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_DELETE).translate(_GERESH)
+    if niqqud == "strip":
+        text = text.translate(NIQQUD)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    # NFKC once more: deleting marks can leave a base letter + combining sequence that now composes
+    return unicodedata.normalize("NFKC", text)
+
+
+def is_hebrew_letter(ch: str) -> bool:
+    return "\u05d0" <= ch <= "\u05ea"
+
+
+class HebrewNormalizer(BaseFormatter):
+    """datatrove formatter step that applies `normalize_hebrew` to every document."""
+
+    name = "🔤 Hebrew normalizer"
+
+    def __init__(self, niqqud: NiqqudPolicy = "keep"):
+        super().__init__()
+        if niqqud not in ("keep", "strip"):
+            raise ValueError(f"niqqud must be 'keep' or 'strip', got {niqqud!r}")
+        self.niqqud = niqqud
+
+    def format(self, text: str) -> str:
+        return normalize_hebrew(text, self.niqqud)

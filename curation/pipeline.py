@@ -1,0 +1,138 @@
+"""The curation pipeline: a list of datatrove stages, handed to the Local, Ray or Slurm executor.
+
+    filter          read → extract → normalize → language ID → quality filters        (one task per file group)
+    exact_sig/find/filter                         exact dedup on the normalized text
+    minhash_sig/buckets/cluster/filter           MinHash near-dedup (5-grams, 14×8), cluster sizes kept
+    publish         RUN/.work/out/{curated,excluded} → RUN/{curated,excluded}, RUN/stats.json
+
+Intermediate data lives in RUN/.work/; every stage writes completion markers under RUN/.work/logs/<stage>,
+so running the same command again skips finished tasks and resumes the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup.exact_dedup import (
+    ExactDedupConfig,
+    ExactDedupFilter,
+    ExactDedupSignature,
+    ExactFindDedups,
+)
+from datatrove.pipeline.dedup.minhash import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupCluster,
+    MinhashDedupFilter,
+    MinhashDedupSignature,
+)
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.hashing import HashConfig
+from datatrove.utils.typeshelper import Languages
+
+from curation.config import CurationConfig
+from curation.extract import HtmlExtractor
+from curation.language import LanguageID
+from curation.nemo import NemoFilter, build_nemo_filter
+from curation.normalize import HebrewNormalizer
+from curation.output import CuratedWriter, Publish, excluded_writer
+from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
+from curation.readers import CrawlReader, DropRejected
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    pipeline: list[PipelineStep]
+    tasks: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunLayout:
+    """Where a run keeps its files."""
+
+    run_dir: Path
+
+    @property
+    def work(self) -> Path:
+        return self.run_dir / ".work"
+
+    def path(self, *parts: str) -> str:
+        return str(self.work.joinpath(*parts))
+
+
+def dedup_content(doc) -> str:
+    """What exact dedup compares: the normalized text, whitespace-collapsed."""
+    return " ".join(doc.text.split())
+
+
+def filter_steps(config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str,
+                 progress: bool) -> list[PipelineStep]:
+    out = layout.path("out", "excluded")
+    q = config.quality
+    steps: list[PipelineStep] = [
+        CrawlReader(data_folder, paths_file, max_doc_bytes=config.reader.max_doc_bytes,
+                    text_key=config.reader.text_key, id_key=config.reader.id_key, doc_progress=progress),
+        DropRejected(exclusion_writer=excluded_writer(out, "reader")),
+        HtmlExtractor(timeout=config.extract.timeout_s, favour_precision=config.extract.favour_precision,
+                      exclusion_writer=excluded_writer(out, "extraction")),
+        HebrewNormalizer(niqqud=config.normalize.niqqud),
+        LanguageID(keep=tuple(config.language.keep), threshold=config.language.threshold,
+                   exclusion_writer=excluded_writer(out, "language")),
+        HebrewGopherRepetition(exclusion_writer=excluded_writer(out, "gopher_repetition"),
+                               **q.gopher_repetition.kwargs()),
+        HebrewFineWebQuality(exclusion_writer=excluded_writer(out, "fineweb_quality"), **q.fineweb_quality.kwargs()),
+        HebrewGopherQuality(exclusion_writer=excluded_writer(out, "gopher_quality"), **q.gopher_quality.kwargs()),
+    ]
+    for name, params in q.nemo.items():
+        steps.append(NemoFilter(build_nemo_filter(name, params), exclusion_writer=excluded_writer(out, f"nemo_{name}")))
+    steps.append(HebrewLetterShare(min_share=q.min_hebrew_letter_share, exclusion_writer=excluded_writer(out, "hebrew")))
+    return steps
+
+
+def build_stages(config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, tasks: int,
+                 progress: bool = False) -> list[Stage]:
+    filtered, unique = layout.path("filtered"), layout.path("unique")
+    excluded_out, curated_out = layout.path("out", "excluded"), layout.path("out", "curated")
+    stages = [Stage("filter", [*filter_steps(config, layout, data_folder, paths_file, progress),
+                               JsonlWriter(filtered, "${rank}.jsonl.gz")], tasks)]
+
+    dedup = config.dedup
+    if dedup.exact:
+        exact_cfg = ExactDedupConfig(content_getter=dedup_content, hash_config=HashConfig(precision=64))
+        sigs, dups = layout.path("exact", "sigs"), layout.path("exact", "dups")
+        stages += [
+            Stage("exact_sig", [JsonlReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),
+            Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1),
+            Stage("exact_filter", [JsonlReader(filtered),
+                                   ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact",
+                                                                                     "exact_duplicate")),
+                                   JsonlWriter(unique, "${rank}.jsonl.gz")], tasks),
+        ]
+    else:
+        unique = filtered
+
+    final_writer = CuratedWriter(curated_out)
+    if dedup.minhash:
+        mh = MinhashConfig(n_grams=dedup.n_grams, num_buckets=dedup.num_buckets,
+                           hashes_per_bucket=dedup.hashes_per_bucket, seed=dedup.seed,
+                           hash_config=HashConfig(precision=64))
+        sigs, buckets, clusters = (layout.path("minhash", p) for p in ("sigs", "buckets", "clusters"))
+        stages += [
+            Stage("minhash_sig", [JsonlReader(unique), MinhashDedupSignature(sigs, mh, language=Languages.hebrew)],
+                  tasks),
+            Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
+            Stage("minhash_cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),
+            Stage("minhash_filter", [JsonlReader(unique),
+                                     MinhashDedupFilter(clusters, excluded_writer(excluded_out, "minhash",
+                                                                                  "minhash_duplicate"),
+                                                        load_cluster_sizes=True),
+                                     final_writer], tasks),
+        ]
+    else:
+        stages.append(Stage("write", [JsonlReader(unique), final_writer], tasks))
+    stages.append(Stage("publish", [Publish(str(layout.run_dir), layout.path("out"))], 1))
+    return stages

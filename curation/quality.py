@@ -1,0 +1,117 @@
+"""Quality filters: datatrove's Gopher/FineWeb filters with FineWeb-2 `heb_Hebr` thresholds, the fixes
+Hebrew needs, NeMo-Curator heuristic filters run as datatrove steps, and the share of Hebrew letters.
+
+Drop reasons read `<step>:<rule>`, e.g. `gopher_quality:enough_stop_words`, `nemo:urls_ratio`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
+from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
+from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
+from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.typeshelper import Languages
+
+from curation.normalize import is_hebrew_letter
+
+# FineWeb-2 heb_Hebr stop words (configs/heb_Hebr.yml)
+HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין",
+                     "או", "כי")
+
+
+class _StepReasons:
+    """Mixin: prefixes a datatrove filter's drop reason with the step name (`gopher_quality:short_doc`)."""
+
+    step: str = ""
+    strip_prefixes: tuple[str, ...] = ()
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        keep, reason = get_filter_result(super().filter(doc))
+        if keep:
+            return True
+        reason = reason or "rule"
+        for prefix in self.strip_prefixes:
+            reason = reason.removeprefix(prefix)
+        return False, f"{self.step}:{reason}"
+
+
+class HebrewGopherRepetition(_StepReasons, GopherRepetitionFilter):
+    name = "👯 Gopher repetition (he)"
+    step = "gopher_repetition"
+
+    def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
+        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew, **thresholds)
+
+
+class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
+    name = "🍷 FineWeb quality (he)"
+    step = "fineweb_quality"
+
+    def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
+        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew, **thresholds)
+
+
+_WS_WORD = re.compile(r"\S+")
+
+
+def alpha_word_ratio(text: str) -> float:
+    """Share of whitespace-delimited words with at least one letter: Gopher's own definition."""
+    words = _WS_WORD.findall(text)
+    if not words:
+        return 0.0
+    return sum(any(c.isalpha() for c in w) for w in words) / len(words)
+
+
+class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
+    """Gopher quality rules with the Hebrew stop words, and the alpha-word ratio over whitespace words.
+
+    datatrove splits Hebrew with spaCy's blank `he` tokenizer, which makes every punctuation mark and
+    quote its own "word"; its alpha-word ratio then drops ordinary news prose full of quotes, numbers
+    and acronyms (צה"ל). Gopher defines the rule over whitespace-separated words, so that is used here.
+    """
+
+    name = "🥇 Gopher quality (he)"
+    step = "gopher_quality"
+    strip_prefixes = ("gopher_",)
+
+    def __init__(self, *, exclusion_writer: DiskWriter | None = None, min_alpha_words_ratio: float | None = 0.799,
+                 stop_words: tuple[str, ...] = HEBREW_STOP_WORDS, **thresholds):
+        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew,
+                         max_non_alpha_words_ratio=None, stop_words=list(stop_words), **thresholds)
+        self.min_alpha_words_ratio = min_alpha_words_ratio
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        result = super().filter(doc)
+        if result is not True:
+            return result
+        if self.min_alpha_words_ratio and alpha_word_ratio(doc.text) < self.min_alpha_words_ratio:
+            return False, f"{self.step}:below_alpha_threshold"
+        return True
+
+
+def hebrew_letter_share(text: str) -> float:
+    """Hebrew letters (א–ת) among all letters of the NFKC text; 0 when it has no letters."""
+    letters = [c for c in unicodedata.normalize("NFKC", text) if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(map(is_hebrew_letter, letters)) / len(letters)
+
+
+class HebrewLetterShare(BaseFilter):
+    """Drops documents whose letters are mostly not Hebrew (English pages with a Hebrew title, code...)."""
+
+    name = "🔠 Hebrew letter share"
+
+    def __init__(self, *, min_share: float = 0.6, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.min_share = min_share
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        share = hebrew_letter_share(doc.text)
+        doc.metadata["hebrew_letter_share"] = share
+        return True if share >= self.min_share else (False, "hebrew:letter_share")

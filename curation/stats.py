@@ -1,0 +1,69 @@
+"""The curation funnel, computed with DuckDB from the run's own Parquet files and saved as RUN/stats.json.
+
+Every input record is either in `curated` or in `excluded` with the step that dropped it, so the funnel
+is exact: the documents entering a step are those kept plus those dropped at this or a later step.
+Characters are counted on each document's text as it was when it left the pipeline (HTML for pages
+that failed extraction, extracted text otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from curation.output import STEP_ORDER
+
+
+def _parquet_glob(run_dir: Path, name: str) -> str | None:
+    folder = run_dir / name
+    return str(folder / "*.parquet") if folder.is_dir() and any(folder.glob("*.parquet")) else None
+
+
+def compute_funnel(run_dir: Path) -> dict:
+    con = duckdb.connect()
+    kept_glob, excl_glob = _parquet_glob(run_dir, "curated"), _parquet_glob(run_dir, "excluded")
+    kept_docs, kept_chars = (0, 0)
+    if kept_glob:
+        kept_docs, kept_chars = con.sql(
+            f"SELECT count(*), coalesce(sum(length(text)), 0) FROM read_parquet('{kept_glob}')").fetchall()[0]
+    reasons: list[tuple[str, int, int]] = []
+    if excl_glob:
+        reasons = con.sql(
+            f"SELECT filter_reason, count(*), coalesce(sum(length(text)), 0) FROM read_parquet('{excl_glob}') "
+            "GROUP BY filter_reason ORDER BY count(*) DESC, filter_reason").fetchall()
+
+    def step_of(reason: str) -> str:
+        return reason.split(":", 1)[0]
+
+    known = set(STEP_ORDER)
+    order = list(STEP_ORDER) + sorted({step_of(r) for r, _, _ in reasons} - known)
+    dropped = {s: [0, 0] for s in order}
+    for reason, n, chars in reasons:
+        dropped[step_of(reason)][0] += n
+        dropped[step_of(reason)][1] += chars
+    steps, later_docs, later_chars = [], int(kept_docs), int(kept_chars)
+    for step in reversed(order):
+        n, chars = dropped[step]
+        steps.append({"step": step, "documents_in": later_docs + n, "documents_out": later_docs,
+                      "dropped": n, "characters_in": later_chars + chars, "characters_out": later_chars})
+        later_docs, later_chars = later_docs + n, later_chars + chars
+    steps.reverse()
+    return {
+        "input_documents": later_docs,
+        "curated_documents": int(kept_docs),
+        "curated_characters": int(kept_chars),
+        "excluded_documents": later_docs - int(kept_docs),
+        "funnel": steps,
+        "drop_reasons": [{"filter_reason": r, "documents": int(n), "characters": int(c)} for r, n, c in reasons],
+    }
+
+
+def write_stats(run_dir: Path) -> dict:
+    stats = compute_funnel(run_dir)
+    tmp = run_dir / "stats.json.tmp"
+    tmp.write_text(json.dumps(stats, ensure_ascii=False, indent=2))
+    os.replace(tmp, run_dir / "stats.json")
+    return stats
