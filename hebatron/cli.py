@@ -1,0 +1,158 @@
+"""The `hebatron` command line. Each command parses its options, calls one library function, prints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="From raw Hebrew web text to an easy-to-hard MoE pretraining curriculum.")
+console = Console()
+err = Console(stderr=True)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Configured once: datatrove's loguru output goes to stderr at WARNING (INFO with --verbose)."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING",
+               format="<level>{level: <8}</level> {message}", colorize=sys.stderr.isatty())
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False) -> None:
+    setup_logging(verbose)
+
+
+@app.command("sample-crawl")
+def sample_crawl(
+    out: Annotated[Path, typer.Argument(help="Folder for crawl.warc.gz and labels.jsonl.")],
+    n_news: Annotated[int, typer.Option(help="News articles; every other kind scales with it.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+) -> None:
+    """Write a realistic small Hebrew crawl (WARC of HTML pages) built from real offline text, with labels."""
+    from hebatron.sample_crawl import build_sample_crawl
+
+    crawl = build_sample_crawl(out, n_news=n_news, seed=seed, progress=True)
+    console.print(f"wrote {crawl.warc_path} and {crawl.labels_path}")
+    table = Table("kind", "pages")
+    for kind, n in sorted(crawl.counts.items()):
+        table.add_row(kind, str(n))
+    console.print(table)
+
+
+@app.command()
+def curate(
+    inputs: Annotated[list[Path], typer.Argument(help=".warc[.gz], .jsonl[.gz], .parquet files or folders.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Run directory.")],
+    recipe: Annotated[str, typer.Option(help="Recipe name or YAML path.")] = "default",
+    executor: Annotated[str, typer.Option(help="local | ray | slurm")] = "local",
+    workers: Annotated[int, typer.Option(help="Parallel tasks (processes, Ray workers).")] = 1,
+    tasks: Annotated[int | None, typer.Option(help="Tasks per stage (default: one per input file).")] = None,
+    slurm_partition: Annotated[str, typer.Option(help="Slurm partition.")] = "cpu",
+    slurm_time: Annotated[str, typer.Option(help="Slurm time limit per task.")] = "12:00:00",
+    dry_run: Annotated[bool, typer.Option(help="Slurm: write the sbatch scripts, do not submit.")] = False,
+) -> None:
+    """Extract, normalize, language-identify, quality-filter and deduplicate Hebrew web text."""
+    from curation.run import SlurmOptions
+    from curation.run import curate as run_curate
+    from hebatron.recipes import load_recipe
+
+    if executor not in ("local", "ray", "slurm"):
+        raise typer.BadParameter(f"--executor must be local, ray or slurm, not {executor!r}")
+    cfg = load_recipe(recipe).curation
+    slurm = SlurmOptions(partition=slurm_partition, time=slurm_time, dry_run=dry_run,
+                         venv_path=str(Path(sys.prefix) / "bin" / "activate"))
+    with console.status(f"curating {len(inputs)} input(s) into {out} ({executor}, {workers} worker(s))"):
+        result = run_curate(inputs, out, cfg, executor=executor, workers=workers, tasks=tasks, slurm=slurm,
+                            progress=workers == 1 and executor == "local")
+    if "sbatch_scripts" in result:
+        console.print("sbatch scripts written (not submitted):")
+        for path in result["sbatch_scripts"]:
+            console.print(f"  {path}")
+        return
+    if "submitted" in result:
+        console.print(f"submitted {len(result['submitted'])} Slurm stages; outputs appear in {out} when done")
+        return
+    if result.get("resumed"):
+        console.print(f"{out}: curation already complete; nothing to do")
+    print_funnel(result)
+
+
+def print_funnel(stats: dict) -> None:
+    table = Table("step", "docs in", "docs out", "dropped", "chars in", "chars out", title="Curation funnel")
+    for row in stats["funnel"]:
+        table.add_row(row["step"], f"{row['documents_in']:,}", f"{row['documents_out']:,}", f"{row['dropped']:,}",
+                      f"{row['characters_in']:,}", f"{row['characters_out']:,}")
+    console.print(table)
+    reasons = Table("filter_reason", "documents", "characters", title="Drops per reason")
+    for row in stats["drop_reasons"]:
+        reasons.add_row(row["filter_reason"], f"{row['documents']:,}", f"{row['characters']:,}")
+    console.print(reasons)
+    console.print(f"curated {stats['curated_documents']:,} of {stats['input_documents']:,} input records")
+
+
+@app.command()
+def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
+    """The curation funnel (documents and characters per step) and drops per reason, read through DuckDB."""
+    from hebatron.catalog import query
+
+    funnel_cols, funnel = query(run, "SELECT * FROM stats")
+    _, reasons = query(run, "SELECT filter_reason, documents, characters FROM drop_reasons")
+    _, totals = query(run, "SELECT (SELECT count(*) FROM curated), (SELECT max(documents_in) FROM stats)")
+    print_funnel({
+        "funnel": [dict(zip(funnel_cols, row, strict=True)) for row in funnel],
+        "drop_reasons": [{"filter_reason": r, "documents": d, "characters": c} for r, d, c in reasons],
+        "curated_documents": totals[0][0], "input_documents": totals[0][1] or 0,
+    })
+
+
+@app.command()
+def sql(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    query_text: Annotated[str, typer.Argument(metavar="SQL", help="Any SQL over the run's views.")],
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """Run SQL over the views curated, excluded, stats, drop_reasons."""
+    from hebatron.catalog import query
+
+    columns, rows = query(run, query_text)
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False, default=str))
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+def main() -> None:
+    """Entry point: known errors become one line on stderr and exit code 2, never a traceback."""
+    from curation.run import CurationError
+    from hebatron.catalog import CatalogError
+    from hebatron.recipes import RecipeError
+
+    try:
+        app()
+    except (CurationError, CatalogError, RecipeError, FileNotFoundError, PermissionError) as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; run the same command again to resume")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()
