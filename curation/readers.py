@@ -96,25 +96,29 @@ class CrawlReader(BaseDiskReader):
     def _read_warc(self, path: str) -> Iterator[Document]:
         from warcio.archiveiterator import ArchiveIterator
 
-        n_records, offset = 0, 0
+        n_records, error = 0, None
         with self.data_folder.open(path, "rb", compression=None) as f:
             it = ArchiveIterator(f)
             try:
                 for record in it:
-                    offset = it.get_record_offset()
                     if record.rec_type not in ("response", "resource", "conversion"):
                         continue
                     n_records += 1
-                    doc = self._warc_record(path, record, offset)
+                    doc = self._warc_record(path, record, n_records)
                     if doc is not None:
                         yield doc
             except _TRUNCATION_ERRORS as e:
-                where = f"byte {offset}" if n_records else "the start"
-                logger.error(f"{path}: truncated or corrupt WARC after {where} ({n_records} records read): {e}")
-                yield self._reject(path, f"{path}@{offset}:truncated", "truncated_warc", offset=offset)
+                error = e
+        # warcio stops quietly at a cut gzip member: bytes left after the last whole record mean truncation
+        size = self.data_folder.size(path)
+        if error is not None or it.offset < size:
+            detail = f": {error}" if error else f" ({size - it.offset:,} bytes of an incomplete record follow)"
+            logger.error(f"{path}: truncated or corrupt WARC at byte offset {it.offset:,} after {n_records} "
+                         f"records{detail}")
+            yield self._reject(path, f"{path}@{it.offset}:truncated", "truncated_warc", offset=it.offset)
 
-    def _warc_record(self, path: str, record, offset: int) -> Document | None:
-        rid = record.rec_headers.get_header("WARC-Record-ID") or f"{path}@{offset}"
+    def _warc_record(self, path: str, record, number: int) -> Document | None:
+        rid = record.rec_headers.get_header("WARC-Record-ID") or f"{path}#{number}"
         url = record.rec_headers.get_header("WARC-Target-URI")
         content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
         content_type = content_type or record.rec_headers.get_header("Content-Type") or ""
