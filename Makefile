@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/setup_assets.sh scripts/build_lmplz.sh
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: the CPU wheel on this machine's disk; an unpinned torch pulls a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/pip check
 	bash scripts/setup_assets.sh $(VENV)
 	bash scripts/build_lmplz.sh $(VENV)

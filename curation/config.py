@@ -32,6 +32,8 @@ class ExtractConfig:
     """Per-page extraction time limit; slower pages are excluded as `extraction:timeout`."""
     favour_precision: bool = True
     """trafilatura's precision mode: less boilerplate, occasionally less text."""
+    remove_symbol_lines: bool = True
+    """Drop lines made only of punctuation (`|`, `»`, `***`): residue of menus and bylines in table layouts."""
 
 
 @dataclass(kw_only=True, slots=True)

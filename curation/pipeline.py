@@ -28,6 +28,7 @@ from datatrove.pipeline.dedup.minhash import (
     MinhashDedupFilter,
     MinhashDedupSignature,
 )
+from datatrove.pipeline.formatters import SymbolLinesFormatter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
@@ -80,6 +81,7 @@ def filter_steps(config: CurationConfig, layout: RunLayout, data_folder: str, pa
         HtmlExtractor(timeout=config.extract.timeout_s, favour_precision=config.extract.favour_precision,
                       exclusion_writer=excluded_writer(out, "extraction")),
         HebrewNormalizer(niqqud=config.normalize.niqqud),
+        *([SymbolLinesFormatter()] if config.extract.remove_symbol_lines else []),
         LanguageID(keep=tuple(config.language.keep), threshold=config.language.threshold,
                    exclusion_writer=excluded_writer(out, "language")),
         HebrewGopherRepetition(exclusion_writer=excluded_writer(out, "gopher_repetition"),

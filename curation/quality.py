@@ -15,23 +15,35 @@ from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilt
 from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
 from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.text import TERMINAL_PUNCTUATION
 from datatrove.utils.typeshelper import Languages
 
-from curation.normalize import is_hebrew_letter
+from curation.normalize import NIQQUD, is_hebrew_letter
 
 # FineWeb-2 heb_Hebr stop words (configs/heb_Hebr.yml)
 HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין",
                      "או", "כי")
 
 
+_QUALITY_VIEW = {**NIQQUD, 0x05BE: " "}
+
+
 class _StepReasons:
-    """Mixin: prefixes a datatrove filter's drop reason with the step name (`gopher_quality:short_doc`)."""
+    """Mixin for datatrove's filters: the rules see the text without vowel points, and the drop reason is
+    prefixed with the step name (`gopher_quality:short_doc`).
+
+    Pointed text (Bible, liturgy, Zohar) otherwise fails on form, not content: pointed words are about
+    twice as long, `עַל`/`הוּא` do not match the stop words `על`/`הוא`, and the maqaf (־) glues words
+    (`אֲשֶׁר־לָהֶם`) that the rules should count apart.
+    """
 
     step: str = ""
     strip_prefixes: tuple[str, ...] = ()
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        keep, reason = get_filter_result(super().filter(doc))
+        unpointed = doc.text.translate(_QUALITY_VIEW)
+        view = doc if unpointed == doc.text else Document(text=unpointed, id=doc.id, metadata=doc.metadata)
+        keep, reason = get_filter_result(super().filter(view))
         if keep:
             return True
         reason = reason or "rule"
@@ -49,11 +61,15 @@ class HebrewGopherRepetition(_StepReasons, GopherRepetitionFilter):
 
 
 class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
+    """FineWeb quality rules; a line ending in sof pasuq (׃, U+05C3), or in the colon that stands for it
+    in Mishnah and other traditional texts, ends in punctuation."""
+
     name = "🍷 FineWeb quality (he)"
     step = "fineweb_quality"
 
     def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
-        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew, **thresholds)
+        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew,
+                         stop_chars=(*TERMINAL_PUNCTUATION, "\u05c3", ":"), **thresholds)
 
 
 _WS_WORD = re.compile(r"\S+")
