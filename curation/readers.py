@@ -103,18 +103,23 @@ class CrawlReader(BaseDiskReader):
                 for record in it:
                     if record.rec_type not in ("response", "resource", "conversion"):
                         continue
+                    doc = self._warc_record(path, record, n_records + 1)
+                    # warcio ends quietly inside a cut gzip member: a record shorter than its
+                    # Content-Length, or bytes left after the last whole record, mean truncation
+                    if getattr(record.raw_stream, "limit", 0) > 0:
+                        error = f"record {n_records + 1} ends {record.raw_stream.limit:,} bytes early"
+                        break
                     n_records += 1
-                    doc = self._warc_record(path, record, n_records)
                     if doc is not None:
                         yield doc
             except _TRUNCATION_ERRORS as e:
-                error = e
-        # warcio stops quietly at a cut gzip member: bytes left after the last whole record mean truncation
+                error = str(e)
         size = self.data_folder.size(path)
-        if error is not None or it.offset < size:
-            detail = f": {error}" if error else f" ({size - it.offset:,} bytes of an incomplete record follow)"
+        if error is None and it.offset < size:
+            error = f"{size - it.offset:,} bytes of an incomplete record follow"
+        if error is not None:
             logger.error(f"{path}: truncated or corrupt WARC at byte offset {it.offset:,} after {n_records} "
-                         f"records{detail}")
+                         f"whole records ({error})")
             yield self._reject(path, f"{path}@{it.offset}:truncated", "truncated_warc", offset=it.offset)
 
     def _warc_record(self, path: str, record, number: int) -> Document | None:

@@ -15,16 +15,15 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="From raw Hebrew web text to an easy-to-hard MoE pretraining curriculum.")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Configured once: datatrove's loguru output goes to stderr at WARNING (INFO with --verbose)."""
-    from loguru import logger
+    """Configured once: warnings and errors on stderr (everything with --verbose); datatrove's per-task
+    logs still go to RUN/.work/logs/."""
+    from curation.logs import route_datatrove_logs
 
-    logger.remove()
-    logger.add(sys.stderr, level="INFO" if verbose else "WARNING",
-               format="<level>{level: <8}</level> {message}", colorize=sys.stderr.isatty())
+    route_datatrove_logs("INFO" if verbose else "WARNING")
 
 
 @app.callback()
@@ -71,9 +70,9 @@ def curate(
     cfg = load_recipe(recipe).curation
     slurm = SlurmOptions(partition=slurm_partition, time=slurm_time, dry_run=dry_run,
                          venv_path=str(Path(sys.prefix) / "bin" / "activate"))
-    with console.status(f"curating {len(inputs)} input(s) into {out} ({executor}, {workers} worker(s))"):
-        result = run_curate(inputs, out, cfg, executor=executor, workers=workers, tasks=tasks, slurm=slurm,
-                            progress=workers == 1 and executor == "local")
+    err.print(f"curating {len(inputs)} input(s) into {out} ({executor}, {workers} worker(s))")
+    result = run_curate(inputs, out, cfg, executor=executor, workers=workers, tasks=tasks, slurm=slurm,
+                        progress=workers == 1 and executor == "local")
     if "sbatch_scripts" in result:
         console.print("sbatch scripts written (not submitted):")
         for path in result["sbatch_scripts"]:

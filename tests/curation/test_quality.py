@@ -69,3 +69,36 @@ def test_hebrew_letter_share():
     f = HebrewLetterShare(min_share=0.6)
     assert f.filter(doc("Breaking news: the market rose today in Tel Aviv. מבזק")) == (False, "hebrew:letter_share")
     assert f.filter(doc("הבורסה עלתה היום ב-3% (TASE)")) is True
+
+
+def test_pointed_and_traditional_text_judged_on_content_not_form():
+    from datatrove.pipeline.filters import FineWebQualityFilter
+
+    from curation.normalize import normalize_hebrew
+    from hebatron.sample_crawl.sources import aramaic_passages, classical_hebrew_passages
+
+    passages = [p for p in classical_hebrew_passages()[:300] + aramaic_passages()[:300] if len(p.units) >= 3]
+    docs = [doc(normalize_hebrew("\n".join(p.units))) for p in passages]
+    stock_gq = GopherQualityFilter(min_avg_word_length=3, max_avg_word_length=9, max_non_alpha_words_ratio=0.799,
+                                   stop_words=list(HEBREW_STOP_WORDS), language="heb")
+    stock_fw = FineWebQualityFilter(line_punct_thr=0.3, new_line_ratio=0.158, language="heb")
+    ours_gq, ours_fw = HebrewGopherQuality(min_doc_words=10), HebrewFineWebQuality(line_punct_thr=0.3,
+                                                                                    new_line_ratio=0.158)
+    stock_kept = sum(stock_gq.filter(d) is True and stock_fw.filter(d) is True for d in docs)
+    ours_kept = sum(ours_gq.filter(d) is True and ours_fw.filter(d) is True for d in docs)
+    assert stock_kept < 0.3 * len(docs)
+    assert ours_kept > 0.7 * len(docs)
+
+
+def test_sof_pasuq_and_mishnaic_colon_end_lines():
+    verses = "\n".join(["וַיֹּאמֶר אֱלֹהִים יְהִי אוֹר וַיְהִי אוֹר׃", "רבי אליעזר אומר הקנאה והתאוה והכבוד:"] * 2)
+    assert HebrewFineWebQuality(line_punct_thr=0.3, char_duplicates_ratio=1.0).filter(doc(verses)) is True
+
+
+def test_symbol_lines_from_table_layouts_removed_before_filters():
+    from datatrove.pipeline.formatters import SymbolLinesFormatter
+
+    text = "06.10.2023 |\nהממשלה החליטה היום על תקציב חדש.\nהשר אמר כי יש צורך בשינוי. | הכי נקראות\n|"
+    fw = HebrewFineWebQuality(line_punct_thr=0.3, char_duplicates_ratio=1.0, new_line_ratio=1.0)
+    assert fw.filter(doc(text)) == (False, "fineweb_quality:line_punct_ratio")
+    assert fw.filter(doc(SymbolLinesFormatter().format(text))) is True
