@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml scripts/setup_assets.sh scripts/build_lmplz.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hebatron run demo -o runs/demo
+	$(BIN)/hebatron sample-crawl runs/demo/crawl
+	$(BIN)/hebatron curate runs/demo/crawl -o runs/demo/run
+	$(BIN)/hebatron stats runs/demo/run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -50,7 +50,7 @@ class NormalizeConfig:
 class LanguageConfig:
     keep: list[str] = field(default_factory=lambda: ["he"])
     """lid.176 labels to keep."""
-    threshold: float = 0.5
+    threshold: float = 0.8
     """Minimum lid.176 score of a kept label (calibrated on labelled Hebrew/non-Hebrew text)."""
 
     def __post_init__(self) -> None:

@@ -20,8 +20,10 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.lid import FastTextLID
 
+from curation.config import LanguageConfig
+
 LID_ENV = "HEBATRON_LID_MODEL"
-DEFAULT_HE_THRESHOLD = 0.5
+DEFAULT_HE_THRESHOLD = LanguageConfig().threshold
 
 
 def lid_model_path() -> Path:
