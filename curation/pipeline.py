@@ -91,7 +91,8 @@ def filter_steps(config: CurationConfig, layout: RunLayout, data_folder: str, pa
     ]
     for name, params in q.nemo.items():
         steps.append(NemoFilter(build_nemo_filter(name, params), exclusion_writer=excluded_writer(out, f"nemo_{name}")))
-    steps.append(HebrewLetterShare(min_share=q.min_hebrew_letter_share, exclusion_writer=excluded_writer(out, "hebrew")))
+    steps.append(HebrewLetterShare(min_share=q.min_hebrew_letter_share,
+                                   exclusion_writer=excluded_writer(out, "hebrew")))
     return steps
 
 
