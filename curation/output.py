@@ -28,7 +28,7 @@ EXCLUDED_SCHEMA = CURATED_SCHEMA.append(pa.field("filter_reason", pa.string()))
 
 # the order in which steps see a document; drop reasons start with these names
 STEP_ORDER = ("reader", "extraction", "language", "gopher_repetition", "fineweb_quality", "gopher_quality",
-              "nemo", "hebrew", "exact_duplicate", "minhash_duplicate")
+              "nemo", "hebrew", "exact_duplicate", "minhash_duplicate", "perplexity")
 
 
 def flat_record(doc: Document) -> dict:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="From raw Hebrew web text to an easy-to-hard MoE pretraining curriculum.")
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -99,6 +99,72 @@ def print_funnel(stats: dict) -> None:
     console.print(f"curated {stats['curated_documents']:,} of {stats['input_documents']:,} input records")
 
 
+@app.command("train-lm")
+def train_lm(
+    corpus: Annotated[list[Path], typer.Argument(help="Text (.txt, one document per line), .jsonl or .parquet "
+                                                      "files or folders.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Model directory to write.")],
+    vocab_size: Annotated[int, typer.Option(help="SentencePiece unigram vocabulary.")] = 8000,
+    order: Annotated[int, typer.Option(help="KenLM n-gram order (2-6).")] = 5,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+) -> None:
+    """Train a CCNet-style reference LM: SentencePiece unigram + KenLM modified Kneser-Ney n-gram."""
+    from difficulty.lm import train_reference_lm
+
+    err.print(f"training the reference LM on {len(corpus)} source(s)")
+    model = train_reference_lm(corpus, out, vocab_size=vocab_size, order=order, overwrite=overwrite)
+    info = json.loads((model / "model.json").read_text())
+    console.print(f"wrote {model}: {json.dumps(info.get('training_data', {}), ensure_ascii=False)}")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Argument(help="A curated run directory.")],
+    lm: Annotated[Path | None, typer.Option(help="Reference-LM directory (ours, or CCNet's he.sp.model + "
+                                                 "he.arpa.bin); default: the built-in HTB model.")] = None,
+    recipe: Annotated[str, typer.Option(help="Recipe name or YAML path (its difficulty section).")] = "default",
+    percentiles: Annotated[str | None, typer.Option(help="Phase cuts as percentiles, e.g. 33,66.")] = None,
+    cutoffs: Annotated[str | None, typer.Option(help="Fixed perplexity cuts instead, e.g. 1320,1830.")] = None,
+) -> None:
+    """Add `perplexity` and `phase` (1 easy .. 3 hard) to every curated document; write RUN/cutoffs.json."""
+    import dataclasses
+
+    from difficulty.run import score_run
+    from hebatron.recipes import load_recipe
+
+    cfg = load_recipe(recipe).difficulty
+    if percentiles:
+        cfg = dataclasses.replace(cfg, percentiles=_pair(percentiles, "--percentiles"))
+    if cutoffs:
+        cfg = dataclasses.replace(cfg, cutoffs=_pair(cutoffs, "--cutoffs"))
+    result = score_run(run, lm_dir=lm, config=cfg, progress=True)
+    print_phases(result)
+
+
+def _pair(text: str, flag: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{flag} takes two numbers, e.g. 33,66 (got {text!r})") from None
+    return low, high
+
+
+def print_phases(cut: dict) -> None:
+    c = cut["cutoffs"]
+    how = (f"percentiles {c['percentiles'][0]:g}/{c['percentiles'][1]:g} ({c['weight']}-weighted)"
+           if c["method"] == "percentiles" else "fixed")
+    table = Table("phase", "docs", "chars", "tokens", "char share", "ppl min", "ppl median", "ppl max",
+                  title=f"Phases: cutoffs {c['low']:.1f} / {c['high']:.1f}, {how}")
+    for k, p in sorted(cut["phases"].items()):
+        table.add_row(k, f"{p['documents']:,}", f"{p['characters']:,}", f"{p['tokens']:,}",
+                      f"{p['character_share']:.3f}", *(f"{p[f'perplexity_{m}']:.1f}" if p[f"perplexity_{m}"]
+                                                       is not None else "" for m in ("min", "median", "max")))
+    console.print(table)
+    excluded = cut["documents"].get("excluded") or {}
+    if excluded:
+        console.print("not scored: " + ", ".join(f"{r} {n}" for r, n in excluded.items()))
+
+
 @app.command()
 def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     """The curation funnel (documents and characters per step) and drops per reason, read through DuckDB."""
@@ -112,6 +178,8 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
         "drop_reasons": [{"filter_reason": r, "documents": d, "characters": c} for r, d, c in reasons],
         "curated_documents": totals[0][0], "input_documents": totals[0][1] or 0,
     })
+    if (run / "cutoffs.json").is_file():
+        print_phases(json.loads((run / "cutoffs.json").read_text()))
 
 
 @app.command()
@@ -140,12 +208,14 @@ def sql(
 def main() -> None:
     """Entry point: known errors become one line on stderr and exit code 2, never a traceback."""
     from curation.run import CurationError
+    from difficulty.lm import LMTrainingError
     from hebatron.catalog import CatalogError
     from hebatron.recipes import RecipeError
 
     try:
         app()
-    except (CurationError, CatalogError, RecipeError, FileNotFoundError, PermissionError) as e:
+    except (CurationError, CatalogError, RecipeError, LMTrainingError, FileNotFoundError, PermissionError,
+            FileExistsError, ValueError) as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

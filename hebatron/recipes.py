@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from curation.config import CurationConfig
+from difficulty.phases import DifficultyConfig
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -30,6 +31,7 @@ class Recipe:
     """Recipe name, for reports and manifests."""
     description: str = ""
     curation: CurationConfig = field(default_factory=CurationConfig)
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
 
 
 def recipe_path(name_or_path: str | Path) -> Path:

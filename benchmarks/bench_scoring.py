@@ -1,0 +1,86 @@
+"""Throughput of document scoring (normalize + SentencePiece + KenLM) beside KenLM's raw query rate.
+
+    .venv/bin/python benchmarks/bench_scoring.py [--lm MODEL_DIR] [--sentences 12000] [--repeat 5]
+
+All HTB sentences (every split) are cycled up to ``--sentences``. One process, one thread: the rates are per
+core. Each stage is timed ``--repeat`` times and the best run is kept (other load on the machine only ever
+slows a run down). Prints a markdown table: the header, then one row.
+
+Columns:
+  scorer sent/s        ``KenLMScorer.score`` with every sentence a document of its own
+  scorer lines/s (docs) ``KenLMScorer.score`` on 20-sentence documents, counted in lines
+  normalize / SP / KenLM  each stage alone on the same sentences (SP on normalized text; KenLM on
+                        space-joined pieces: the query rate the scorer could reach with free tokenization)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from difficulty.corpus import htb_sentences
+from difficulty.lm import default_reference_lm
+from difficulty.normalize import normalize_line
+from difficulty.scorer import KenLMScorer
+
+
+def best_rate(n: int, fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return n / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lm", type=Path, help="reference-LM directory (default: the HTB model)")
+    parser.add_argument("--sentences", type=int, default=12_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if args.sentences < 10_000:
+        parser.error("--sentences must be at least 10000")
+
+    lm_dir = args.lm or default_reference_lm()
+    scorer = KenLMScorer(lm_dir, max_chars=10**9)
+    pool = [s.text for s in htb_sentences(None)]
+    sents = [pool[i % len(pool)] for i in range(args.sentences)]
+    docs = ["\n".join(sents[i : i + 20]) for i in range(0, len(sents), 20)]
+    scorer.perplexity(sents[0])  # load the models outside the timings
+    sp, lm, encode = scorer._sp, scorer._lm, scorer._encode
+
+    normalized = [normalize_line(s) for s in sents]
+    joined = [" ".join(sp.encode(s, out_type=str)) for s in normalized]
+    n = len(sents)
+    pieces = sum(len(j.split()) for j in joined)
+
+    rates = {
+        "scorer sent/s": best_rate(n, lambda: [scorer.score(s) for s in sents], args.repeat),
+        "scorer lines/s (20-line docs)": best_rate(n, lambda: [scorer.score(d) for d in docs], args.repeat),
+        "normalize sent/s": best_rate(n, lambda: [normalize_line(s) for s in sents], args.repeat),
+        "SentencePiece sent/s": best_rate(n, lambda: [encode(s) for s in normalized], args.repeat),
+        "KenLM sent/s": best_rate(n, lambda: [lm.score(j) for j in joined], args.repeat),
+    }
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor() or "?",
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    header = ["CPU", "sentences", "pieces/sent", *rates]
+    row = [f"{cpu} (load {load:.1f})", f"{n:,}", f"{pieces / n:.1f}", *(f"{r:,.0f}" for r in rates.values())]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
