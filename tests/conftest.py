@@ -20,3 +20,21 @@ def news_docs(htb_train) -> list[str]:
         sents = htb_train[start:start + 12]
         docs.append("\n".join(" ".join(sents[i:i + 4]) for i in range(0, 12, 4)))
     return docs
+
+
+@pytest.fixture(scope="session")
+def crawl(tmp_path_factory):
+    """The built-in sample crawl at its default size (451 pages)."""
+    from hebatron.sample_crawl import build_sample_crawl
+
+    return build_sample_crawl(tmp_path_factory.mktemp("crawl"), n_news=300, seed=0)
+
+
+@pytest.fixture(scope="session")
+def curated_run(crawl, tmp_path_factory):
+    """The sample crawl curated with the default recipe: (RUN, stats). Copy it before changing it."""
+    from curation.run import curate
+
+    run = tmp_path_factory.mktemp("run") / "run"
+    stats = curate([crawl.warc_path], run)
+    return run, stats

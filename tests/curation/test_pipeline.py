@@ -9,20 +9,7 @@ import pytest
 
 from curation.evaluate import evaluate
 from curation.run import CurationError, curate, run_lock
-from hebatron.sample_crawl import build_sample_crawl
 from tests.curation.helpers import html_page, write_jsonl, write_warc
-
-
-@pytest.fixture(scope="session")
-def crawl(tmp_path_factory):
-    return build_sample_crawl(tmp_path_factory.mktemp("crawl"), n_news=300, seed=0)
-
-
-@pytest.fixture(scope="session")
-def curated_run(crawl, tmp_path_factory):
-    run = tmp_path_factory.mktemp("run") / "run"
-    stats = curate([crawl.warc_path], run)
-    return run, stats
 
 
 def test_quality_bar_on_sample_crawl(crawl, curated_run):
