@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml scripts/setup_assets.sh scripts/build_lmplz.sh
 demo: $(STAMP)
 	$(BIN)/hebatron sample-crawl runs/demo/crawl
 	$(BIN)/hebatron curate runs/demo/crawl -o runs/demo/run
+	$(BIN)/hebatron score runs/demo/run
 	$(BIN)/hebatron stats runs/demo/run
 
 test: $(STAMP)
