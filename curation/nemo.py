@@ -53,10 +53,12 @@ def build_nemo_filter(name: str, params: dict[str, Any] | None = None) -> Docume
 class NemoFilter(BaseFilter):
     """Runs one NeMo-Curator `DocumentFilter`; drops as `nemo:<filter name>`."""
 
+    name = "🟩 NeMo-Curator filter"
+
     def __init__(self, nemo_filter: DocumentFilter, *, exclusion_writer: DiskWriter | None = None):
+        self.name = f"🟩 NeMo {type(nemo_filter).__name__}"  # before super().__init__, which names the stats
         super().__init__(exclusion_writer)
         self.nemo_filter = nemo_filter
-        self.name = f"🟩 NeMo {type(nemo_filter).__name__}"
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if not doc.text.strip():

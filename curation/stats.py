@@ -61,9 +61,32 @@ def compute_funnel(run_dir: Path) -> dict:
     }
 
 
+def step_stats(logs_dir: Path) -> list[dict]:
+    """datatrove's own per-step counters and timings, one row per stage and step (from each stage's
+    merged stats.json; stages still running or merged later by Slurm are left out)."""
+    rows = []
+    for stage_dir in sorted(p for p in logs_dir.iterdir() if p.is_dir()) if logs_dir.is_dir() else []:
+        stats_file = stage_dir / "stats.json"
+        if not stats_file.is_file():
+            continue
+        for order, step in enumerate(json.loads(stats_file.read_text())):
+            counters = {k: v.get("total", v) if isinstance(v, dict) else v for k, v in step.get("stats", {}).items()}
+            timing = step.get("time_stats")
+            rows.append({"stage": stage_dir.name, "order": order, "step": step["name"].split(": ", 1)[-1].strip(),
+                         "seconds": round(timing.get("total", 0.0) if isinstance(timing, dict) else 0.0, 3),
+                         "counters": json.dumps(counters, ensure_ascii=False)})
+    return rows
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2))
+    os.replace(tmp, path)
+
+
 def write_stats(run_dir: Path) -> dict:
+    """RUN/stats.json (the funnel) and RUN/step_stats.json (datatrove's per-step counters and times)."""
     stats = compute_funnel(run_dir)
-    tmp = run_dir / "stats.json.tmp"
-    tmp.write_text(json.dumps(stats, ensure_ascii=False, indent=2))
-    os.replace(tmp, run_dir / "stats.json")
+    _write_json(run_dir / "stats.json", stats)
+    _write_json(run_dir / "step_stats.json", step_stats(run_dir / ".work" / "logs"))
     return stats

@@ -32,6 +32,9 @@ def view_sources(run_dir: Path) -> dict[str, str]:
                           "maximum_object_size=67108864)")
         views["drop_reasons"] = (f"SELECT unnest(drop_reasons, recursive := true) FROM read_json({_sql_str(stats)},"
                                  " maximum_object_size=67108864)")
+    steps = run_dir / "step_stats.json"
+    if steps.is_file() and steps.stat().st_size > 2:
+        views["step_stats"] = f"SELECT * FROM read_json({_sql_str(steps)})"
     return views
 
 

@@ -40,6 +40,9 @@ def test_every_record_accounted_for_with_the_contract_columns(crawl, curated_run
     assert all(":" in r or r in ("exact_duplicate", "minhash_duplicate") for r in reasons)
     sizes = con.sql(f"SELECT max(minhash_cluster_size) FROM read_parquet('{run}/curated/*.parquet')").fetchall()
     assert sizes[0][0] >= 2
+    steps = json.loads((run / "step_stats.json").read_text())
+    lid = next(s for s in steps if s["stage"] == "filter" and "Language ID" in s["step"])
+    assert json.loads(lid["counters"])["dropped_language:yi"] >= 1
 
 
 def test_rerun_is_a_no_op_and_resume_redoes_only_missing_work(crawl, curated_run, tmp_path):
