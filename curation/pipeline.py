@@ -32,7 +32,6 @@ from datatrove.pipeline.formatters import SymbolLinesFormatter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
-from datatrove.utils.typeshelper import Languages
 
 from curation.config import CurationConfig
 from curation.extract import HtmlExtractor
@@ -42,6 +41,7 @@ from curation.normalize import HebrewNormalizer
 from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
 from curation.readers import CrawlReader, DropRejected
+from curation.words import HEBREW_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ def build_stages(config: CurationConfig, layout: RunLayout, data_folder: str, pa
                            hash_config=HashConfig(precision=64))
         sigs, buckets, clusters = (layout.path("minhash", p) for p in ("sigs", "buckets", "clusters"))
         stages += [
-            Stage("minhash_sig", [JsonlReader(unique), MinhashDedupSignature(sigs, mh, language=Languages.hebrew)],
+            Stage("minhash_sig", [JsonlReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)],
                   tasks),
             Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
             Stage("minhash_cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),

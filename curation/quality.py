@@ -16,9 +16,9 @@ from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
 from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.text import TERMINAL_PUNCTUATION
-from datatrove.utils.typeshelper import Languages
 
 from curation.normalize import NIQQUD, is_hebrew_letter
+from curation.words import HEBREW_WORDS
 
 # FineWeb-2 heb_Hebr stop words (configs/heb_Hebr.yml)
 HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין",
@@ -57,7 +57,7 @@ class HebrewGopherRepetition(_StepReasons, GopherRepetitionFilter):
     step = "gopher_repetition"
 
     def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
-        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew, **thresholds)
+        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS, **thresholds)
 
 
 class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
@@ -68,7 +68,7 @@ class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
     step = "fineweb_quality"
 
     def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
-        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew,
+        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
                          stop_chars=(*TERMINAL_PUNCTUATION, "\u05c3", ":"), **thresholds)
 
 
@@ -97,7 +97,7 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
 
     def __init__(self, *, exclusion_writer: DiskWriter | None = None, min_alpha_words_ratio: float | None = 0.799,
                  stop_words: tuple[str, ...] = HEBREW_STOP_WORDS, **thresholds):
-        super().__init__(exclusion_writer=exclusion_writer, language=Languages.hebrew,
+        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
                          max_non_alpha_words_ratio=None, stop_words=list(stop_words), **thresholds)
         self.min_alpha_words_ratio = min_alpha_words_ratio
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
-from datatrove.utils.typeshelper import Languages
 
 from curation.normalize import normalize_hebrew
+from curation.words import HEBREW_WORDS
 
 
 def shingles(text: str) -> set:
-    sig = MinhashDedupSignature("/tmp/unused-sigs", MinhashConfig(), language=Languages.hebrew)
+    sig = MinhashDedupSignature("/tmp/unused-sigs", MinhashConfig(), language=HEBREW_WORDS)
     return set(np.asarray(sig.get_shingles(text)).ravel().tolist())
 
 
