@@ -205,6 +205,20 @@ def sql(
         console.print(table)
 
 
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    train_dir: Annotated[list[Path] | None, typer.Option("--train", help="Training directories to include.")] = None,
+    ablation: Annotated[Path | None, typer.Option(help="Ablation directory to include.")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="HTML file (default RUN/report.html).")] = None,
+) -> None:
+    """Write a self-contained HTML report with the run's plots."""
+    from hebatron.report import write_report
+
+    path = write_report(run, train_dirs=train_dir or [], ablation_dir=ablation, out=out)
+    console.print(f"report: {path.resolve()}")
+
+
 def main() -> None:
     """Entry point: known errors become one line on stderr and exit code 2, never a traceback."""
     from curation.run import CurationError

@@ -1,0 +1,208 @@
+"""`hebatron report RUN`: one self-contained HTML file with the run's figures (inline SVG, no scripts).
+
+Sections appear for what the run has: the curation funnel and drops per reason, the language-ID score
+histogram, the perplexity histogram with the phase cutoffs, documents and tokens per phase with the anchor
+share, training loss per step coloured by phase, Hebrew and English eval loss after each phase, and the
+curriculum ablation table.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PHASE_COLOURS = {1: "#4c9f70", 2: "#e0a030", 3: "#c0504d"}
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False,
+                     "axes.spines.right": False, "figure.dpi": 100})
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _table(columns: list[str], rows: list[tuple]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None else str(v)
+
+
+def _parquet(run: Path, name: str) -> str | None:
+    folder = run / name
+    return f"'{folder}/*.parquet'" if folder.is_dir() and any(folder.glob("*.parquet")) else None
+
+
+def funnel_section(run: Path) -> str:
+    stats = json.loads((run / "stats.json").read_text())
+    funnel = stats["funnel"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.2]})
+    steps = [f["step"] for f in funnel]
+    ax1.barh(steps[::-1], [f["documents_out"] for f in funnel][::-1], color="#4a78b5")
+    ax1.set_xlabel("documents kept after step")
+    reasons = stats["drop_reasons"][:15]
+    ax2.barh([r["filter_reason"] for r in reasons][::-1], [r["documents"] for r in reasons][::-1], color="#c0504d")
+    ax2.set_xlabel("documents dropped")
+    fig.tight_layout()
+    rows = [(f["step"], f["documents_in"], f["documents_out"], f["dropped"], f["characters_in"],
+             f["characters_out"]) for f in funnel]
+    return (f"<h2>Curation funnel</h2><p>{stats['curated_documents']:,} of {stats['input_documents']:,} input "
+            f"records curated.</p>{_svg(fig)}"
+            + _table(["step", "docs in", "docs out", "dropped", "chars in", "chars out"], rows))
+
+
+def language_section(run: Path) -> str:
+    sources = [s for s in (_parquet(run, "curated"), _parquet(run, "excluded")) if s]
+    union = " UNION ALL ".join(f"SELECT lang, lang_score FROM read_parquet({s}, union_by_name=true)"
+                               for s in sources)
+    rows = duckdb.sql(f"SELECT lang, lang_score FROM ({union}) WHERE lang_score IS NOT NULL").fetchall()
+    if not rows:
+        return ""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    he = [s for lang, s in rows if lang == "he"]
+    other = [s for lang, s in rows if lang != "he"]
+    ax.hist([he, other], bins=40, range=(0, 1), stacked=True, label=["labelled he", "other languages"],
+            color=["#4a78b5", "#aaaaaa"])
+    ax.set_xlabel("lid.176 score of the top label")
+    ax.set_ylabel("documents")
+    ax.legend()
+    return f"<h2>Language ID</h2>{_svg(fig)}"
+
+
+def perplexity_section(run: Path) -> str:
+    cut = json.loads((run / "cutoffs.json").read_text())
+    rows = duckdb.sql(f"SELECT perplexity, phase FROM read_parquet({_parquet(run, 'curated')}) "
+                      "WHERE perplexity IS NOT NULL").fetchall()
+    import numpy as np
+
+    ppl = np.array([r[0] for r in rows])
+    phase = np.array([r[1] for r in rows])
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    bins = np.logspace(np.log10(max(ppl.min(), 1e-3)), np.log10(ppl.max() * 1.01), 50)
+    ax.hist([ppl[phase == k] for k in (1, 2, 3)], bins=bins, stacked=True,
+            color=[PHASE_COLOURS[k] for k in (1, 2, 3)], label=[f"phase {k}" for k in (1, 2, 3)])
+    c = cut["cutoffs"]
+    for x in (c["low"], c["high"]):
+        ax.axvline(x, color="black", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("document perplexity (reference LM)")
+    ax.set_ylabel("documents")
+    ax.legend()
+    table = _table(["phase", "docs", "chars", "tokens", "char share", "ppl median"],
+                   [(k, p["documents"], p["characters"], p["tokens"], p["character_share"], p["perplexity_median"])
+                    for k, p in sorted(cut["phases"].items())])
+    return (f"<h2>Difficulty</h2><p>Cutoffs {c['low']:.1f} / {c['high']:.1f} ({html.escape(c['method'])}).</p>"
+            f"{_svg(fig)}{table}")
+
+
+def shards_section(run: Path) -> str:
+    manifest = json.loads((run / "shards" / "manifest.json").read_text())
+    phases = sorted(manifest["phases"].items())
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ks = [k for k, _ in phases]
+    he = [p["hebrew"]["tokens"] for _, p in phases]
+    en = [p["anchor"]["tokens"] for _, p in phases]
+    ax.bar(ks, he, color="#4a78b5", label="Hebrew")
+    ax.bar(ks, en, bottom=he, color="#aaaaaa", label="English anchor")
+    for i, (_, p) in enumerate(phases):
+        ax.text(i, he[i] + en[i], f"{p['anchor_ratio']:.0%} anchor", ha="center", va="bottom")
+    ax.set_xlabel("phase")
+    ax.set_ylabel("tokens")
+    ax.legend()
+    rows = [(k, p["hebrew"]["documents"], p["hebrew"]["tokens"], p["anchor"]["documents"], p["anchor"]["tokens"],
+             p["anchor_ratio"]) for k, p in phases]
+    return ("<h2>Phases and anchor mixture</h2>" + _svg(fig)
+            + _table(["phase", "he docs", "he tokens", "anchor docs", "anchor tokens", "anchor share"], rows))
+
+
+def _metrics(train_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (train_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def training_section(train_dir: Path) -> str:
+    metrics = _metrics(train_dir)
+    steps = [m for m in metrics if m.get("kind") == "train"]
+    evals = [m for m in metrics if m.get("kind") == "eval"]
+    parts = [f"<h2>Training ({html.escape(str(train_dir))})</h2>"]
+    if steps:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        for k in sorted({m["phase"] for m in steps}):
+            pts = [m for m in steps if m["phase"] == k]
+            ax.plot([m["step"] for m in pts], [m["loss"] for m in pts], ".-", markersize=3,
+                    color=PHASE_COLOURS.get(int(k), "#333"), label=f"phase {k}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        ax.legend()
+        parts.append(_svg(fig))
+    if evals:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        x = [str(m["after_phase"]) for m in evals]
+        ax.plot(x, [m["he_loss"] for m in evals], "o-", color="#4a78b5", label="Hebrew (held out)")
+        ax.plot(x, [m["en_loss"] for m in evals], "s-", color="#888888", label="English (held out)")
+        ax.set_xlabel("after phase")
+        ax.set_ylabel("eval loss")
+        ax.legend()
+        parts.append(_svg(fig))
+        parts.append(_table(["after phase", "he_loss", "en_loss"],
+                            [(m["after_phase"], m["he_loss"], m["en_loss"]) for m in evals]))
+    return "".join(parts)
+
+
+def ablation_section(ablation_dir: Path) -> str:
+    data = json.loads((ablation_dir / "ablation.json").read_text())
+    rows = [(order, s["he_loss_mean"], s["he_loss_std"], s["en_loss_mean"], s["en_loss_std"], s["runs"])
+            for order, s in data["summary"].items()]
+    parts = ["<h2>Curriculum ablation</h2>",
+             _table(["order", "he_loss mean", "he_loss std", "en_loss mean", "en_loss std", "runs"], rows)]
+    return "".join(parts)
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+h1{margin-bottom:0}h2{margin-top:2em;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}svg{max-width:100%;height:auto}
+.muted{color:#777}"""
+
+
+def write_report(run: Path, *, train_dirs: list[Path] | None = None, ablation_dir: Path | None = None,
+                 out: Path | None = None) -> Path:
+    """Writes RUN/report.html (or OUT); returns its path."""
+    run = Path(run)
+    if not (run / "stats.json").is_file():
+        raise FileNotFoundError(f"{run} has no curation results (stats.json); run `hebatron curate` first")
+    sections = [funnel_section(run), language_section(run)]
+    if (run / "cutoffs.json").is_file():
+        sections.append(perplexity_section(run))
+    if (run / "shards" / "manifest.json").is_file():
+        sections.append(shards_section(run))
+    for train_dir in train_dirs or []:
+        if (train_dir / "metrics.jsonl").is_file():
+            sections.append(training_section(train_dir))
+    if ablation_dir and (ablation_dir / "ablation.json").is_file():
+        sections.append(ablation_section(ablation_dir))
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Hebatron run report</title>"
+            f"<style>{STYLE}</style></head><body><h1>Hebatron run report</h1>"
+            f"<p class='muted'>{html.escape(str(run.resolve()))}</p>{''.join(sections)}</body></html>")
+    out = out or run / "report.html"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
