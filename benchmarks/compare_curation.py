@@ -1,10 +1,16 @@
-"""Side by side on one crawl: `hebatron curate` vs the plain datatrove FineWeb-2 pipeline.
+"""Side by side on one crawl: `hebatron curate` vs the plain datatrove FineWeb-2 pipeline (and more).
 
-Builds a sample crawl (or takes --crawl DIR with crawl.warc.gz + labels.jsonl), runs both pipelines in
-child processes on the same input, and prints a markdown table: wall time, pages/s per core, peak RSS,
-and the quality figures measured against the crawl's labels.
+Builds a sample crawl with the sample-crawl generator (or takes --crawl DIR with crawl.warc.gz + labels.jsonl),
+optionally splits it into --split WARC files (datatrove parallelizes over files), runs each pipeline in a
+child process on the same input, and prints a markdown table: wall time, pages/s per core, peak RSS of the
+process tree, and the quality figures measured against the crawl's labels.
+
+Pipelines: hebatron (local executor), hebatron-ray (Ray executor), datatrove-fineweb2 (the baseline), and
+score (difficulty scoring of hebatron's output, timed on its own).
 
     .venv/bin/python benchmarks/compare_curation.py --n-news 300
+    .venv/bin/python benchmarks/compare_curation.py --n-news 13500 --split 8 --workers 2 \
+        --pipelines hebatron,datatrove-fineweb2,score
 """
 
 from __future__ import annotations
@@ -18,27 +24,64 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = {
     "hebatron": "from curation.run import curate; "
-                "curate([Path(sys.argv[1])], Path(sys.argv[2]), workers=int(sys.argv[3]))",
+                "curate(sorted(Path(sys.argv[1]).glob('*.warc.gz')), Path(sys.argv[2]), workers=int(sys.argv[3]))",
+    "hebatron-ray": "from curation.run import curate; "
+                    "curate(sorted(Path(sys.argv[1]).glob('*.warc.gz')), Path(sys.argv[2]), executor='ray', "
+                    "workers=int(sys.argv[3]))",
     "datatrove-fineweb2": "from benchmarks.baseline_fineweb2 import run_baseline; "
-                          "run_baseline(Path(sys.argv[1]).parent, Path(sys.argv[2]), workers=int(sys.argv[3]))",
+                          "run_baseline(Path(sys.argv[1]), Path(sys.argv[2]), workers=int(sys.argv[3]), "
+                          "tasks=len(list(Path(sys.argv[1]).glob('*.warc.gz'))))",
+    "score": "from difficulty.run import score_run; score_run(Path(sys.argv[2]), progress=False)",
 }
 PRELUDE = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
            "from loguru import logger; logger.remove(); ")
 
 
-def run_child(name: str, warc: Path, out: Path, workers: int) -> dict:
+def tree_rss(proc: psutil.Process) -> int:
+    """Resident memory of a process and all its descendants (worker pools, extraction sandboxes)."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", PRELUDE + CHILD[name], str(warc), str(out), str(workers)],
+    proc = subprocess.Popen([sys.executable, "-c", PRELUDE + CHILD[name], str(crawl_files), str(out), str(workers)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    ps, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(ps))
+        time.sleep(0.1)
     wall = time.perf_counter() - start
-    if status != 0:
-        raise RuntimeError(f"{name} failed: {proc.stderr.read().decode()[-2000:]}")
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024)}
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed: {proc.stderr.read().decode()[-3000:]}")
+    return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 2**20)}
+
+
+def split_warc(warc: Path, out_dir: Path, parts: int) -> Path:
+    """Round-robin the crawl's records into PARTS gzipped WARC files (records are copied byte for byte)."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.warcwriter import WARCWriter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handles = [open(out_dir / f"part-{i:03d}.warc.gz", "wb") for i in range(parts)]
+    writers = [WARCWriter(h, gzip=True) for h in handles]
+    with open(warc, "rb") as f:
+        for i, record in enumerate(ArchiveIterator(f)):
+            writers[i % parts].write_record(record)
+    for h in handles:
+        h.close()
+    return out_dir
 
 
 def main() -> None:
@@ -48,35 +91,47 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crawl", type=Path, help="folder with crawl.warc.gz and labels.jsonl")
     ap.add_argument("--n-news", type=int, default=300)
+    ap.add_argument("--split", type=int, default=1, help="split the crawl into this many WARC files")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--pipelines", default="hebatron,datatrove-fineweb2")
+    ap.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="hebatron-bench-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="hebatron-bench-"))
     crawl_dir = args.crawl or work / "crawl"
-    if not args.crawl:
+    if not (crawl_dir / "crawl.warc.gz").exists():
         build_sample_crawl(crawl_dir, n_news=args.n_news)
-    warc, labels = crawl_dir / "crawl.warc.gz", crawl_dir / "labels.jsonl"
+    labels = crawl_dir / "labels.jsonl"
+    files = crawl_dir if args.split == 1 else split_warc(crawl_dir / "crawl.warc.gz",
+                                                         work / f"split-{args.split}", args.split)
     pages = sum(1 for _ in open(labels))
     results = {}
-    for name in CHILD:
-        out = work / name
-        r = run_child(name, warc, out, args.workers)
-        glob = out / "curated" / "*.parquet"
-        r["pages_per_s_per_core"] = round(pages / r["wall_s"] / args.workers, 1)
-        r |= evaluate(str(glob), labels)
+    for name in args.pipelines.split(","):
+        out = work / ("hebatron" if name == "score" else name)
+        r = run_child(name, files, out, args.workers)
+        if name == "score":
+            cut = json.loads((out / "cutoffs.json").read_text())
+            r["documents_per_s"] = round(cut["documents"]["scored"] / r["wall_s"], 1)
+        else:
+            r["pages_per_s_per_core"] = round(pages / r["wall_s"] / min(args.workers, os.cpu_count() or 1), 1)
+            r |= evaluate(str(out / "curated" / "*.parquet"), labels)
         results[name] = r
-    cols = ["wall_s", "pages_per_s_per_core", "peak_rss_mib", "news_kept", "news_windows_1255_kept",
-            "other_languages_dropped", "spam_dropped", "duplicate_groups_resolved", "unique_ids"]
-    print(f"{pages} pages, {args.workers} worker(s)\n")
+        print(f"{name}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}", flush=True)
+    cols = ["wall_s", "pages_per_s_per_core", "documents_per_s", "peak_rss_mib", "news_kept",
+            "news_windows_1255_kept", "other_languages_dropped", "spam_dropped", "duplicate_groups_resolved",
+            "unique_ids"]
+    print(f"\n{pages} pages in {args.split} WARC file(s), {args.workers} worker(s)\n")
     print("| pipeline | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for name, r in results.items():
-        print(f"| {name} | " + " | ".join(str(r[c]) for c in cols) + " |")
-    ratio = results["hebatron"]["wall_s"] / results["datatrove-fineweb2"]["wall_s"]
-    print(f"\ntime ratio hebatron / datatrove-fineweb2: {ratio:.2f}")
+        print(f"| {name} | " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+    if "hebatron" in results and "datatrove-fineweb2" in results:
+        ratio = results["hebatron"]["wall_s"] / results["datatrove-fineweb2"]["wall_s"]
+        print(f"\ntime ratio hebatron / datatrove-fineweb2: {ratio:.2f}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"pages": pages, "split": args.split, "workers": args.workers,
+                                         "results": results}, indent=2))
 
 
 if __name__ == "__main__":
