@@ -55,16 +55,20 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out.parent / f"{out.name}.log", "wb")  # a file, not a pipe: datatrove logs a lot
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", PRELUDE + CHILD[name], str(crawl_files), str(out), str(workers)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     ps, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
         time.sleep(0.1)
     wall = time.perf_counter() - start
+    log.close()
     if proc.returncode != 0:
-        raise RuntimeError(f"{name} failed: {proc.stderr.read().decode()[-3000:]}")
+        tail = (out.parent / f"{out.name}.log").read_bytes()[-3000:].decode(errors="replace")
+        raise RuntimeError(f"{name} failed: {tail}")
     return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 2**20)}
 
 
