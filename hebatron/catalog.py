@@ -26,6 +26,9 @@ def view_sources(run_dir: Path) -> dict[str, str]:
         folder = run_dir / name
         if folder.is_dir() and any(folder.glob("*.parquet")):
             views[name] = f"SELECT * FROM read_parquet({_sql_str(folder / '*.parquet')}, union_by_name=true)"
+    if any(run_dir.glob("shards/phase-*/part-*.parquet")):
+        views["shards"] = (f"SELECT * FROM read_parquet({_sql_str(run_dir / 'shards' / 'phase-*' / 'part-*.parquet')},"
+                           " union_by_name=true)")
     stats = run_dir / "stats.json"
     if stats.is_file():
         views["stats"] = (f"SELECT unnest(funnel, recursive := true) FROM read_json({_sql_str(stats)}, "

@@ -166,6 +166,71 @@ def print_phases(cut: dict) -> None:
 
 
 @app.command()
+def shard(
+    run: Annotated[Path, typer.Argument(help="A scored run directory.")],
+    anchor: Annotated[list[Path], typer.Option("--anchor", help="English anchor JSONL/Parquet files or folders "
+                                                                 "(a `text` field); repeatable.")],
+    recipe: Annotated[str, typer.Option(help="Recipe name or YAML path (its shards section).")] = "default",
+    anchor_ratio: Annotated[str | None, typer.Option(help="English share of each phase's tokens, e.g. "
+                                                          "0.3,0.2,0.1.")] = None,
+    shard_rows: Annotated[int | None, typer.Option(help="Rows per shard file.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Shuffle and anchor-draw seed.")] = None,
+    allow_repeat: Annotated[bool, typer.Option(help="Repeat anchors when the pool is too small.")] = False,
+    tokenizer: Annotated[Path | None, typer.Option(help="tokenizer.json or SentencePiece .model to count "
+                                                        "tokens with (default: train a bilingual BPE).")] = None,
+) -> None:
+    """Write per-phase Parquet shards mixed with English anchors, RUN/shards/manifest.json and RUN/tokenizer/."""
+    import dataclasses
+
+    from hebatron.recipes import load_recipe
+    from shards import shard_run
+
+    r = load_recipe(recipe)
+    changes = {k: v for k, v in {"shard_rows": shard_rows, "seed": seed, "tokenizer": tokenizer}.items()
+               if v is not None}
+    if anchor_ratio:
+        try:
+            changes["anchor_ratio"] = tuple(float(x) for x in anchor_ratio.split(","))
+        except ValueError:
+            raise typer.BadParameter(f"--anchor-ratio takes three numbers, e.g. 0.3,0.2,0.1 "
+                                     f"(got {anchor_ratio!r})") from None
+    if allow_repeat:
+        changes["allow_repeat"] = True
+    cfg = dataclasses.replace(r.shards, **changes)
+    manifest = shard_run(run, anchor, cfg, recipe={"name": r.name, "shards": dataclasses.asdict(cfg)},
+                         progress=True)
+    print_shards(manifest)
+
+
+def print_shards(manifest: dict) -> None:
+    table = Table("phase", "files", "he docs", "he tokens", "anchor docs", "anchor tokens", "repeated",
+                  "anchor share", title=f"Shards (tokenizer {manifest['tokenizer']['name']})")
+    for k, p in sorted(manifest["phases"].items()):
+        table.add_row(k, str(len(p["files"])), f"{p['hebrew']['documents']:,}", f"{p['hebrew']['tokens']:,}",
+                      f"{p['anchor']['documents']:,}", f"{p['anchor']['tokens']:,}", f"{p['anchor']['repeated']:,}",
+                      f"{p['anchor_ratio']:.3f}")
+    console.print(table)
+
+
+@app.command()
+def tokenize(
+    run: Annotated[Path, typer.Argument(help="A sharded run directory.")],
+    tokenizer: Annotated[Path | None, typer.Option(help="Where the manifest's tokenizer file is, if moved.")] = None,
+) -> None:
+    """Write Megatron token files RUN/tokens/phase-k/{hebrew,anchor}.{bin,idx} and held-out eval sets."""
+    from shards import tokenize_run
+
+    summary = tokenize_run(run, tokenizer=tokenizer, progress=True)
+    table = Table("dataset", "documents", "tokens", title=f"Megatron token files ({summary['dtype']})")
+    for k, p in sorted(summary["phases"].items()):
+        for role in ("hebrew", "anchor"):
+            table.add_row(f"phase-{k}/{role}", f"{p[role]['documents']:,}", f"{p[role]['tokens']:,}")
+    for lang, e in summary["eval"].items():
+        table.add_row(f"eval/{lang}", f"{e['documents']:,}", f"{e['tokens']:,}")
+    console.print(table)
+
+
+@app.command()
 def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     """The curation funnel (documents and characters per step) and drops per reason, read through DuckDB."""
     from hebatron.catalog import query
@@ -180,6 +245,8 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     })
     if (run / "cutoffs.json").is_file():
         print_phases(json.loads((run / "cutoffs.json").read_text()))
+    if (run / "shards" / "manifest.json").is_file():
+        print_shards(json.loads((run / "shards" / "manifest.json").read_text()))
 
 
 @app.command()

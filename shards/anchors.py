@@ -1,0 +1,190 @@
+"""English anchor text: the files ``--anchor`` names, read in batches, with errors that name the file.
+
+An ANCHOR is a ``.jsonl``, ``.jsonl.gz`` or ``.parquet`` file, or a folder searched recursively for them.
+Every record needs a ``text`` field (a string); records whose text is null, empty or only whitespace are
+skipped. Each record keeps its position in its file (``record``), which makes anchor ids stable:
+``anchor:<source>:<record>`` where ``source`` is the file name without its suffixes (made unique).
+
+``write_sample_anchors(out)`` writes an English anchor set from text every Python installs: the standard
+library's ``pydoc_data.topics`` (the language reference behind ``help()``), ~65k words in paragraph documents.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow.parquet as pq
+
+__all__ = ["ANCHOR_SUFFIXES", "AnchorError", "AnchorFile", "discover_anchors", "iter_anchor_batches",
+           "write_sample_anchors"]
+
+ANCHOR_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+BATCH_ROWS = 1024
+
+
+class AnchorError(ValueError):
+    """An anchor file that is missing, empty, unreadable or without text: the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorFile:
+    path: Path
+    source: str
+    """Short unique name used in anchor ids."""
+    format: Literal["jsonl", "parquet"]
+
+
+def _suffix(name: str) -> str | None:
+    return next((s for s in ANCHOR_SUFFIXES if name.endswith(s)), None)
+
+
+def discover_anchors(paths: list[Path]) -> list[AnchorFile]:
+    """The anchor files named or found in the folders named, in a stable order (as given; folders sorted)."""
+    if not paths:
+        raise AnchorError("no anchor files given: pass --anchor FILE_OR_FOLDER "
+                          f"({', '.join(ANCHOR_SUFFIXES)} with a 'text' field)")
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise AnchorError(f"anchor file not found: {path}")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p.name))
+            if not found:
+                raise AnchorError(f"{path}: anchor folder holds no {', '.join(ANCHOR_SUFFIXES)} files")
+            files += found
+        elif _suffix(path.name):
+            files.append(path)
+        else:
+            raise AnchorError(f"{path}: unsupported anchor file (expected {', '.join(ANCHOR_SUFFIXES)})")
+    out: list[AnchorFile] = []
+    seen_paths: set[Path] = set()
+    used: set[str] = set()
+    for path in files:
+        if path.resolve() in seen_paths:
+            continue
+        seen_paths.add(path.resolve())
+        suffix = _suffix(path.name)
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name[: -len(suffix)]) or "anchor"
+        source, n = base, 1
+        while source in used:
+            n += 1
+            source = f"{base}-{n}"
+        used.add(source)
+        if path.stat().st_size == 0:
+            raise AnchorError(f"{path}: anchor file is empty")
+        out.append(AnchorFile(path, source, "parquet" if suffix == ".parquet" else "jsonl"))
+    return out
+
+
+def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[tuple[list[int], list[str]]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    records, texts = [], []
+    record = -1
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                record += 1
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise AnchorError(f"{path}:{lineno}: not a JSON object ({err.msg})") from None
+                if not isinstance(obj, dict):
+                    raise AnchorError(f"{path}:{lineno}: expected a JSON object with a 'text' field")
+                if "text" not in obj:
+                    raise AnchorError(f"{path}:{lineno}: record has no 'text' field "
+                                      f"(fields: {', '.join(sorted(obj)) or 'none'})")
+                text = obj["text"]
+                if text is not None and not isinstance(text, str):
+                    raise AnchorError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
+                if text and text.strip():
+                    records.append(record)
+                    texts.append(text)
+                if len(texts) >= batch_rows:
+                    yield records, texts
+                    records, texts = [], []
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:
+        raise AnchorError(f"{path}: cannot read anchor file ({err})") from None
+    if record < 0:
+        raise AnchorError(f"{path}: anchor file is empty (no records)")
+    if texts:
+        yield records, texts
+
+
+def _parquet_batches(path: Path, batch_rows: int) -> Iterator[tuple[list[int], list[str]]]:
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises ArrowInvalid / OSError for non-Parquet bytes
+        raise AnchorError(f"{path}: not a readable Parquet file ({err})") from None
+    names = pf.schema_arrow.names
+    if "text" not in names:
+        raise AnchorError(f"{path}: anchor file has no 'text' column (columns: {', '.join(names)})")
+    if pf.metadata.num_rows == 0:
+        raise AnchorError(f"{path}: anchor file is empty (no rows)")
+    record = 0
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=["text"]):
+        records, texts = [], []
+        for text in batch.column(0).to_pylist():
+            if text is not None and not isinstance(text, str):
+                raise AnchorError(f"{path}: 'text' column must hold strings, got {type(text).__name__}")
+            if text and text.strip():
+                records.append(record)
+                texts.append(text)
+            record += 1
+        if texts:
+            yield records, texts
+
+
+def iter_anchor_batches(anchor: AnchorFile, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[list[int], list[str]]]:
+    """``(record numbers, texts)`` batches of the file's usable records; raises ``AnchorError`` naming the
+    file (and line) for a malformed file, and for one without any usable text."""
+    read = _parquet_batches if anchor.format == "parquet" else _jsonl_batches
+    any_text = False
+    for records, texts in read(anchor.path, batch_rows):
+        any_text = True
+        yield records, texts
+    if not any_text:
+        raise AnchorError(f"{anchor.path}: anchor file holds no text (every 'text' is null or blank)")
+
+
+def sample_anchor_documents(min_words: int = 80) -> list[dict]:
+    """``pydoc_data.topics`` as documents: each topic's paragraphs, joined until a document has at least
+    ``min_words`` words (a topic's last document may be shorter)."""
+    from pydoc_data.topics import topics
+
+    docs = []
+    for topic in sorted(topics):
+        paragraphs = [p.strip("\n") for p in re.split(r"\n\s*\n", topics[topic]) if p.strip()]
+        current: list[str] = []
+        for paragraph in paragraphs:
+            current.append(paragraph)
+            if sum(len(p.split()) for p in current) >= min_words:
+                docs.append({"id": f"pydoc:{topic}:{len(docs)}", "topic": topic, "text": "\n\n".join(current)})
+                current = []
+        if current:
+            docs.append({"id": f"pydoc:{topic}:{len(docs)}", "topic": topic, "text": "\n\n".join(current)})
+    return docs
+
+
+def write_sample_anchors(out_path: Path) -> Path:
+    """Write the ``pydoc_data.topics`` anchor set as JSONL (gzipped when ``out_path`` ends in ``.gz``),
+    atomically; returns ``out_path``. Same Python version, same bytes."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    lines = "".join(json.dumps(d, ensure_ascii=False, sort_keys=True) + "\n" for d in sample_anchor_documents())
+    data = lines.encode("utf-8")
+    if out_path.name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out_path)
+    return out_path

@@ -1,0 +1,67 @@
+"""How a scored run is cut into per-phase shards mixed with English anchor text."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ShardConfig"]
+
+
+@dataclass(kw_only=True, slots=True)
+class ShardConfig:
+    """Anchor mixture, shard size, shuffling and the tokenizer that counts tokens."""
+
+    anchor_ratio: tuple[float, float, float] = (0.3, 0.2, 0.1)
+    """English anchor share of each phase's tokens (phase 1, 2, 3), each in [0, 1): continuous anchoring."""
+    shard_rows: int = 20_000
+    """Rows (documents) per shard file; every shard of a phase holds exactly this many but the last."""
+    seed: int = 0
+    heldout_anchor_share: float = 0.05
+    """Share of the anchor documents (seeded, at most 1,000) kept out of every phase as held-out English for
+    evaluation (`RUN/shards/eval/anchor.parquet`)."""
+    """Seeds the anchor draw and the row shuffle: same input + seed, byte-identical shards."""
+    allow_repeat: bool = False
+    """When the anchor pool has fewer tokens than the phases need, repeat anchors (recorded per phase as
+    ``repeated``) instead of failing."""
+    tokenizer: Path | None = None
+    """A ``tokenizer.json`` (HF tokenizers) or SentencePiece ``.model``; ``None`` trains a byte-level BPE on
+    the run's Hebrew plus the anchor text (``RUN/tokenizer/tokenizer.json``)."""
+    vocab_size: int = 16_000
+    """Vocabulary of the trained BPE (ignored when ``tokenizer`` is given)."""
+    tokenizer_sample_chars: int = 200_000_000
+    """Training the BPE reads at most about this many characters of Hebrew and as many of anchor text
+    (a seeded sample of documents when the inputs are larger)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.heldout_anchor_share) < 0.5:
+            raise ValueError(f"heldout_anchor_share must be in [0, 0.5), got {self.heldout_anchor_share!r}")
+        ratio = tuple(self.anchor_ratio)
+        if len(ratio) != 3:
+            raise ValueError(f"anchor_ratio must be three shares (phase 1, 2, 3), got {self.anchor_ratio!r}")
+        try:
+            ratio = tuple(float(r) for r in ratio)
+        except (TypeError, ValueError):
+            raise ValueError(f"anchor_ratio must be numbers, got {self.anchor_ratio!r}") from None
+        for k, r in enumerate(ratio, 1):
+            if not (math.isfinite(r) and 0.0 <= r < 1.0):
+                raise ValueError(f"anchor_ratio for phase {k} must be in [0, 1), got {r!r} "
+                                 "(it is the anchor share of the phase's tokens)")
+        self.anchor_ratio = ratio  # type: ignore[assignment]
+        for name in ("shard_rows", "vocab_size", "tokenizer_sample_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.vocab_size < 300:
+            raise ValueError(f"vocab_size must be at least 300 (256 bytes + merges + specials), "
+                             f"got {self.vocab_size}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.allow_repeat, bool):
+            raise ValueError(f"allow_repeat must be true or false, got {self.allow_repeat!r}")
+        if self.tokenizer is not None:
+            self.tokenizer = Path(self.tokenizer)
+            if self.tokenizer.suffix not in (".json", ".model"):
+                raise ValueError(f"tokenizer must be a tokenizer.json (HF tokenizers) or a SentencePiece "
+                                 f".model file, got {self.tokenizer}")

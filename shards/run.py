@@ -1,0 +1,336 @@
+"""``shard_run(RUN, anchors, config)``: a scored run → per-phase shards mixed with English anchors + a manifest.
+
+Steps (every input is streamed in batches):
+
+1. check the run is scored (``phase`` in every curated file, ``RUN/cutoffs.json``) and read the anchor files
+   once (errors name the file and line);
+2. the tokenizer: train a byte-level BPE on a seeded sample of the Hebrew and the anchor text, or take the
+   user's ``tokenizer.json`` / SentencePiece ``.model`` (copied into the run either way);
+3. count tokens (+1 end-of-document token per document) of every anchor and every Hebrew document;
+4. draw anchors per phase to hit the anchor share (``shards.mix``), give every row a seeded shuffled position;
+5. stream Hebrew and anchors again into the shuffle writer (``shards.spill``), write each shard;
+6. write ``manifest.json`` (and ``plan.json``: what produced it) and move ``tokenizer/`` and ``shards/`` into
+   place — built in ``RUN/.shards.tmp-<pid>/``, so a reader never sees a half-written ``RUN/shards/``.
+
+Memory: per Hebrew document 25 bytes (phase, tokens, characters, row in phase), per anchor document 16 bytes,
+plus the drawn anchors' uses; texts only a batch at a time, then the shuffle buffer (256 MB) and one shard.
+
+Re-running with the same inputs (curated files, cut-offs, anchor files — by sha256 — config, recipe, library
+versions) finds ``RUN/shards/plan.json`` unchanged and returns the existing manifest without writing; anything
+else rebuilds and replaces ``RUN/shards/`` and ``RUN/tokenizer/`` as a whole. The output bytes depend only on
+the inputs and the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from loguru import logger
+
+from curation.run import run_lock
+from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
+from shards.config import ShardConfig
+from shards.io import file_sha256, progress_bar, staging_dir, swap_into_place, write_json_atomic
+from shards.mix import PhaseDraw, draw_anchors, shuffle_positions
+from shards.spill import ShuffleWriter
+from shards.tokenizer import TextTokenizer, load_tokenizer, train_bpe
+
+__all__ = ["PHASES", "RunNotScoredError", "scored_files", "shard_run"]
+
+PHASES = (1, 2, 3)
+BATCH_ROWS = 1024
+PLAN_VERSION = 2
+
+
+class RunNotScoredError(FileNotFoundError):
+    """The run has no scored curated documents (no ``phase`` column or no ``cutoffs.json``)."""
+
+
+def scored_files(run_dir: Path) -> list[Path]:
+    """The curated files of a scored run; ``RunNotScoredError`` naming what is missing otherwise."""
+    curated = run_dir / "curated"
+    files = sorted(curated.glob("*.parquet")) if curated.is_dir() else []
+    if not files:
+        raise RunNotScoredError(f"{curated}: no curated documents; run `hebatron curate INPUT... -o {run_dir}` "
+                                f"and `hebatron score {run_dir}` first")
+    for path in files:
+        names = pq.ParquetFile(path).schema_arrow.names
+        if missing := [c for c in ("id", "text", "perplexity", "phase") if c not in names]:
+            raise RunNotScoredError(f"{path}: curated file has no {', '.join(missing)} column(s): the run was "
+                                    f"not scored; run `hebatron score {run_dir}` first")
+    if not (run_dir / "cutoffs.json").is_file():
+        raise RunNotScoredError(f"{run_dir / 'cutoffs.json'} not found: the run was not scored; "
+                                f"run `hebatron score {run_dir}` first")
+    return files
+
+
+@dataclass(slots=True)
+class _Hebrew:
+    """Per curated file, per row: phase, tokens (+1 EOD), characters, index among its phase's rows."""
+
+    phase: list[np.ndarray]
+    tokens: list[np.ndarray]
+    chars: list[np.ndarray]
+    row_in_phase: list[np.ndarray]
+
+
+@dataclass(slots=True)
+class _Pool:
+    tokens: np.ndarray
+    chars: np.ndarray
+
+
+def _iter_curated(path: Path, columns: list[str]):
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
+
+def _sample(texts: list[str], rng: np.random.Generator, rate: float) -> list[str]:
+    return texts if rate >= 1 else [t for t, keep in zip(texts, rng.random(len(texts)) < rate, strict=True) if keep]
+
+
+def _training_texts(files: list[Path], anchors: list[AnchorFile], anchor_chars: int, config: ShardConfig):
+    """A seeded sample of about ``tokenizer_sample_chars`` Hebrew and as many anchor characters."""
+    hebrew_chars = sum(int(pc.sum(pc.utf8_length(b.column(0))).as_py() or 0)
+                       for f in files for b in _iter_curated(f, ["text"]))
+    budget = config.tokenizer_sample_chars
+    rate = budget / max(hebrew_chars, 1)
+    for i, path in enumerate(files):
+        rng = np.random.default_rng([config.seed, 0x70C, 0, i])
+        for batch in _iter_curated(path, ["text"]):
+            yield from _sample([t for t in batch.column(0).to_pylist() if t], rng, rate)
+    rate = budget / max(anchor_chars, 1)
+    for i, anchor in enumerate(anchors):
+        rng = np.random.default_rng([config.seed, 0x70C, 1, i])
+        for _, texts in iter_anchor_batches(anchor):
+            yield from _sample(texts, rng, rate)
+
+
+def _tokenizer(staging: Path, files: list[Path], anchors: list[AnchorFile], config: ShardConfig,
+               start) -> TextTokenizer:
+    """The run's tokenizer, written under ``staging/tokenizer/`` (moved to ``RUN/tokenizer/`` at the end)."""
+    if config.tokenizer is not None:
+        user = load_tokenizer(config.tokenizer)
+        dest = staging / "tokenizer" / ("tokenizer.json" if user.kind == "hf-tokenizers" else "tokenizer.model")
+        dest.parent.mkdir(parents=True)
+        shutil.copyfile(user.path, dest)
+        return type(user)(dest, name=user.name)
+    anchor_chars = 0
+    advance = start("reading anchors", len(anchors))
+    for anchor in anchors:  # also validates every anchor file before any long work
+        anchor_chars += sum(len(t) for _, texts in iter_anchor_batches(anchor) for t in texts)
+        advance(1)
+    done = start("training tokenizer", 1)
+    name = f"hebatron-bpe-{config.vocab_size // 1000}k-he-en-seed{config.seed}"
+    tok = train_bpe(_training_texts(files, anchors, anchor_chars, config), staging / "tokenizer" / "tokenizer.json",
+                    vocab_size=config.vocab_size, name=name)
+    done(1)
+    return tok
+
+
+def _count_tokens(tok: TextTokenizer, texts: list[str]) -> np.ndarray:
+    return np.fromiter((len(ids) + 1 for ids in tok.encode_batch(texts)), dtype=np.int64, count=len(texts))
+
+
+def _count_anchors(anchors: list[AnchorFile], tok: TextTokenizer, advance) -> _Pool:
+    tokens, chars = [], []
+    for anchor in anchors:
+        for _, texts in iter_anchor_batches(anchor):
+            tokens.append(_count_tokens(tok, texts))
+            chars.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+        advance(1)
+    return _Pool(np.concatenate(tokens), np.concatenate(chars))
+
+
+def _count_hebrew(files: list[Path], tok: TextTokenizer, advance) -> _Hebrew:
+    out = _Hebrew([], [], [], [])
+    seen = dict.fromkeys(PHASES, 0)
+    for path in files:
+        phases, tokens, chars = [], [], []
+        for batch in _iter_curated(path, ["text", "phase"]):
+            texts = [t or "" for t in batch.column(0).to_pylist()]
+            phase = batch.column(1).to_numpy(zero_copy_only=False)
+            if batch.column(1).null_count or not np.isin(phase, PHASES).all():
+                raise RunNotScoredError(f"{path}: documents without a phase 1..3 (found "
+                                        f"{sorted(set(batch.column(1).to_pylist()) - set(PHASES))}); "
+                                        f"re-run `hebatron score {path.parent.parent}`")
+            phases.append(phase.astype(np.int8))
+            tokens.append(_count_tokens(tok, texts))
+            chars.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+            advance(len(texts))
+        phase = np.concatenate(phases) if phases else np.zeros(0, np.int8)
+        row = np.zeros(len(phase), np.int64)
+        for k in PHASES:
+            sel = phase == k
+            row[sel] = seen[k] + np.arange(int(sel.sum()))
+            seen[k] += int(sel.sum())
+        out.phase.append(phase)
+        out.tokens.append(np.concatenate(tokens) if tokens else np.zeros(0, np.int64))
+        out.chars.append(np.concatenate(chars) if chars else np.zeros(0, np.int64))
+        out.row_in_phase.append(row)
+    return out
+
+
+def _write_hebrew(files: list[Path], hebrew: _Hebrew, positions: dict[int, np.ndarray], writer: ShuffleWriter,
+                  advance) -> None:
+    for f, path in enumerate(files):
+        start = 0
+        for batch in _iter_curated(path, ["id", "text", "perplexity"]):
+            n = batch.num_rows
+            phase, rows = hebrew.phase[f][start:start + n], hebrew.row_in_phase[f][start:start + n]
+            for k in PHASES:
+                sel = phase == k
+                if sel.any():
+                    part = batch.filter(pa.array(sel))
+                    m = part.num_rows
+                    writer.add(k, positions[k][rows[sel]], {
+                        "id": part.column(0), "text": pc.fill_null(part.column(1), ""), "lang": ["he"] * m,
+                        "role": ["hebrew"] * m, "phase": [k] * m, "perplexity": part.column(2)})
+            start += n
+            advance(n)
+
+
+def heldout_anchors(n: int, share: float, seed: int) -> np.ndarray:
+    """Pool indices kept out of every phase for evaluation: a seeded share of the pool, at most 1,000."""
+    count = min(int(round(n * share)), 1000) if n >= 10 else 0
+    return np.sort(np.random.default_rng([seed, 0xE7A1]).permutation(n)[:count])
+
+
+def _write_anchors(anchors: list[AnchorFile], draws: list[PhaseDraw], hebrew_rows: dict[int, int],
+                   positions: dict[int, np.ndarray], writer: ShuffleWriter, advance, *, heldout: set[int],
+                   heldout_path: Path) -> None:
+    uses: dict[int, list[tuple[int, int, int]]] = {}  # pool index -> (phase, row in phase, copy)
+    for d in draws:
+        for j, (i, copy) in enumerate(zip(d.anchors, d.copies, strict=True)):
+            uses.setdefault(i, []).append((d.phase, hebrew_rows[d.phase] + j, copy))
+    pool_index = 0
+    held_ids: list[str] = []
+    held_texts: list[str] = []
+    for anchor in anchors:
+        for records, texts in iter_anchor_batches(anchor):
+            rows: dict[int, tuple[list, list, list]] = {k: ([], [], []) for k in PHASES}
+            for record, text in zip(records, texts, strict=True):
+                if pool_index in heldout:
+                    held_ids.append(f"anchor:{anchor.source}:{record}")
+                    held_texts.append(text)
+                for phase, row, copy in uses.get(pool_index, ()):
+                    ids, txts, pos = rows[phase]
+                    ids.append(f"anchor:{anchor.source}:{record}" + (f"#r{copy}" if copy > 1 else ""))
+                    txts.append(text)
+                    pos.append(row)
+                pool_index += 1
+            for k, (ids, txts, pos) in rows.items():
+                if ids:
+                    m = len(ids)
+                    writer.add(k, positions[k][np.asarray(pos)], {
+                        "id": ids, "text": txts, "lang": ["en"] * m, "role": ["anchor"] * m, "phase": [k] * m,
+                        "perplexity": pa.nulls(m, pa.float64())})
+        advance(1)
+    n = len(held_ids)
+    pq.write_table(pa.table({"id": held_ids, "text": held_texts, "lang": ["en"] * n, "role": ["eval"] * n},
+                            schema=pa.schema([("id", pa.string()), ("text", pa.string()), ("lang", pa.string()),
+                                              ("role", pa.string())])), heldout_path)
+
+
+def _plan(files: list[Path], anchors: list[AnchorFile], run_dir: Path, config: ShardConfig,
+          recipe: dict | None) -> dict:
+    import tokenizers
+
+    cfg = asdict(config)
+    cfg["tokenizer"] = None if config.tokenizer is None else {"sha256": file_sha256(config.tokenizer)}
+    return {"version": PLAN_VERSION, "config": json.loads(json.dumps(cfg)),
+            "curated": [[p.name, file_sha256(p)] for p in files],
+            "cutoffs_sha256": file_sha256(run_dir / "cutoffs.json"),
+            "anchors": [[a.source, file_sha256(a.path)] for a in anchors],
+            "recipe": recipe, "libraries": {"pyarrow": pa.__version__, "tokenizers": tokenizers.__version__}}
+
+
+def _existing(run_dir: Path, plan: dict) -> dict | None:
+    """The manifest already in ``RUN/shards/`` when it was made from exactly this plan and is complete."""
+    out = run_dir / "shards"
+    try:
+        if json.loads((out / "plan.json").read_text()) != plan:
+            return None
+        manifest = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    paths = [out / f["path"] for p in manifest["phases"].values() for f in p["files"]]
+    tokenizer = run_dir / manifest["tokenizer"]["path"]
+    if all(p.is_file() for p in paths) and tokenizer.is_file() and file_sha256(tokenizer) == manifest[
+            "tokenizer"]["sha256"]:
+        return manifest
+    return None
+
+
+def _role(documents: int, characters: int, tokens: int, repeated: int) -> dict:
+    return {"documents": documents, "characters": characters, "tokens": tokens, "repeated": repeated}
+
+
+def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = None, *,
+              recipe: dict | None = None, progress: bool = True) -> dict:
+    """Write ``RUN/shards/phase-{1,2,3}/part-*.parquet`` (Hebrew + anchors, shuffled), ``RUN/shards/manifest.json``
+    and ``RUN/tokenizer/``; returns the manifest. Raises ``RunNotScoredError``, ``AnchorError``,
+    ``AnchorPoolTooSmall`` / ``MixError``, ``TokenizerError`` (all name the file or say what to change)."""
+    run_dir = Path(run_dir).resolve()
+    config = config or ShardConfig()
+    files = scored_files(run_dir)
+    anchor_files = discover_anchors([Path(a) for a in anchors])
+    with run_lock(run_dir):
+        plan = _plan(files, anchor_files, run_dir, config, recipe)
+        if (manifest := _existing(run_dir, plan)) is not None:
+            logger.info(f"{run_dir / 'shards'}: already up to date")
+            return manifest
+        cutoffs = json.loads((run_dir / "cutoffs.json").read_text(encoding="utf-8")).get("cutoffs")
+        n_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        with staging_dir(run_dir, "shards") as staging, progress_bar(progress) as start:
+            tok = _tokenizer(staging, files, anchor_files, config, start)
+            pool = _count_anchors(anchor_files, tok, start("counting anchor tokens", len(anchor_files)))
+            hebrew = _count_hebrew(files, tok, start("counting Hebrew tokens", n_docs))
+            phase = np.concatenate(hebrew.phase)
+            h_tokens = np.concatenate(hebrew.tokens)
+            h_chars = np.concatenate(hebrew.chars)
+            per_phase = {k: phase == k for k in PHASES}
+            heldout = heldout_anchors(len(pool.tokens), config.heldout_anchor_share, config.seed)
+            available = np.setdiff1d(np.arange(len(pool.tokens)), heldout)
+            draws = draw_anchors(pool.tokens[available], [int(h_tokens[per_phase[k]].sum()) for k in PHASES],
+                                 config.anchor_ratio, seed=config.seed, allow_repeat=config.allow_repeat)
+            for d in draws:  # back to pool indices
+                d.anchors = [int(available[j]) for j in d.anchors]
+            hebrew_rows = {k: int(per_phase[k].sum()) for k in PHASES}
+            n_rows = {k: hebrew_rows[k] + len(draws[k - 1].anchors) for k in PHASES}
+            positions = {k: shuffle_positions(n_rows[k], config.seed, k) for k in PHASES}
+
+            writer = ShuffleWriter(staging, config.shard_rows)
+            _write_hebrew(files, hebrew, positions, writer, start("writing Hebrew rows", n_docs))
+            out = staging / "shards"
+            (out / "eval").mkdir(parents=True)
+            _write_anchors(anchor_files, draws, hebrew_rows, positions, writer,
+                           start("writing anchor rows", len(anchor_files)), heldout=set(heldout.tolist()),
+                           heldout_path=out / "eval" / "anchor.parquet")
+            phases = {}
+            for k, d in zip(PHASES, draws, strict=True):
+                sel = per_phase[k]
+                h = _role(hebrew_rows[k], int(h_chars[sel].sum()), int(h_tokens[sel].sum()), 0)
+                idx = np.asarray(d.anchors, dtype=np.int64)
+                a = _role(len(idx), int(pool.chars[idx].sum()), int(pool.tokens[idx].sum()), d.repeated)
+                total = h["tokens"] + a["tokens"]
+                phases[str(k)] = {"files": writer.finish(out, k, n_rows[k]), "hebrew": h, "anchor": a,
+                                  "anchor_ratio": round(a["tokens"] / total, 6) if total else 0.0}
+            tokenizer = {"name": tok.name, "kind": tok.kind, "path": f"tokenizer/{tok.path.name}",
+                         "vocab_size": tok.vocab_size, "eod": tok.eod_id, "eod_token": tok.eod_token,
+                         "sha256": tok.sha256}
+            manifest = {"phases": phases, "cutoffs": cutoffs, "recipe": recipe, "tokenizer": tokenizer,
+                        "eval": {"anchor": {"path": "eval/anchor.parquet", **_role(
+                            len(heldout), int(pool.chars[heldout].sum()), int(pool.tokens[heldout].sum()), 0)}}}
+            shutil.rmtree(staging / "spill", ignore_errors=True)
+            write_json_atomic(out / "manifest.json", manifest)
+            write_json_atomic(out / "plan.json", plan)
+            swap_into_place(staging / "tokenizer", run_dir / "tokenizer")
+            swap_into_place(out, run_dir / "shards")
+    return manifest
