@@ -17,6 +17,7 @@ import yaml
 
 from curation.config import CurationConfig
 from difficulty.phases import DifficultyConfig
+from shards.config import ShardConfig
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -32,6 +33,7 @@ class Recipe:
     description: str = ""
     curation: CurationConfig = field(default_factory=CurationConfig)
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
 
 
 def recipe_path(name_or_path: str | Path) -> Path:
