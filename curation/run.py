@@ -89,9 +89,18 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         _write_json_atomic(plan_file, plan)
 
 
+# imported once by the forkserver that datatrove's local executor forks its workers from; without this every
+# worker of every stage re-imports them (NeMo-Curator alone takes ~2 s to import)
+FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "trafilatura", "fasttext"]
+
+
 def _executors(stages: list[Stage], layout: RunLayout, executor: Executor, workers: int,
                slurm: SlurmOptions | None):
     logs = layout.work / "logs"
+    if executor == "local" and workers > 1:
+        import multiprocess
+
+        multiprocess.set_forkserver_preload(FORKSERVER_PRELOAD)
     previous = None
     for stage in stages:
         kw = {"tasks": stage.tasks, "logging_dir": str(logs / stage.name), "depends": previous}
