@@ -272,6 +272,21 @@ def sql(
         console.print(table)
 
 
+@app.command("run")
+def run_all(
+    recipe: Annotated[str, typer.Argument(help="Recipe name (e.g. demo) or YAML path.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Run directory.")],
+) -> None:
+    """Everything the recipe says, in order: sample crawl, curate, score, shard, tokenize, train, report."""
+    from hebatron.recipes import load_recipe
+    from hebatron.runner import run_recipe
+
+    result = run_recipe(load_recipe(recipe), out, say=err.print)
+    stats(out)
+    if "report" in result:
+        console.print(f"report: {Path(result['report']).resolve()}")
+
+
 @app.command()
 def report(
     run: Annotated[Path, typer.Argument(help="Run directory.")],

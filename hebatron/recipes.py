@@ -17,7 +17,9 @@ import yaml
 
 from curation.config import CurationConfig
 from difficulty.phases import DifficultyConfig
+from hebatron.runner import RunConfig
 from shards.config import ShardConfig
+from train.config import ModelConfig, TrainConfig
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -34,6 +36,9 @@ class Recipe:
     curation: CurationConfig = field(default_factory=CurationConfig)
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def recipe_path(name_or_path: str | Path) -> Path:
