@@ -20,10 +20,7 @@ $(STAMP): pyproject.toml scripts/setup_assets.sh scripts/build_lmplz.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hebatron sample-crawl runs/demo/crawl
-	$(BIN)/hebatron curate runs/demo/crawl -o runs/demo/run
-	$(BIN)/hebatron score runs/demo/run
-	$(BIN)/hebatron stats runs/demo/run
+	$(BIN)/hebatron run demo -o runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

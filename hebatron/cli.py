@@ -272,6 +272,69 @@ def sql(
         console.print(table)
 
 
+def _quiet_megatron() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*Transformer Engine and Apex are not installed.*")
+    warnings.filterwarnings("ignore", message="Apex is not installed")
+    warnings.filterwarnings("ignore", message="full scope is deprecated")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _train_config(recipe: str, **overrides):
+    import dataclasses
+
+    from hebatron.recipes import load_recipe
+
+    r = load_recipe(recipe)
+    return r, dataclasses.replace(r.train, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def train(
+    run: Annotated[Path, typer.Argument(help="A tokenized run directory.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Training directory.")],
+    recipe: Annotated[str, typer.Option(help="Model recipe: tiny-moe (CPU), moe-100m, nemotron3-nano-he (GPU).")]
+    = "tiny-moe",
+    order: Annotated[str | None, typer.Option(help="forward | reversed | shuffled (no curriculum).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (same seed, same losses on CPU).")] = None,
+    steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+    tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
+    pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
+    ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
+) -> None:
+    """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each)."""
+    _quiet_megatron()
+    from train.loop import train_run
+
+    r, cfg = _train_config(recipe, order=order, seed=seed, steps_per_phase=steps_per_phase, tensor_parallel=tp,
+                           pipeline_parallel=pp, expert_parallel=ep)
+    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=err.print)
+    if result["status"] == "already_finished":
+        console.print(f"{out}: training already finished; nothing to do")
+    console.print(f"final: {json.dumps(result.get('final'))}  metrics: {Path(out) / 'metrics.jsonl'}")
+
+
+@app.command()
+def ablate(
+    run: Annotated[Path, typer.Argument(help="A tokenized run directory.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Ablation directory.")],
+    orders: Annotated[str, typer.Option(help="Comma-separated orders.")] = "forward,reversed,shuffled",
+    seeds: Annotated[int, typer.Option(help="Seeds per order.")] = 3,
+    recipe: Annotated[str, typer.Option(help="Model recipe.")] = "tiny-moe",
+    steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+) -> None:
+    """The curriculum ablation: final he_loss/en_loss mean ± std per order, with a plot."""
+    _quiet_megatron()
+    from train.ablate import ablate as run_ablation
+
+    r, cfg = _train_config(recipe, steps_per_phase=steps_per_phase)
+    run_ablation(run, out, orders=orders.split(","), seeds=seeds, model=r.model, train=cfg, recipe_name=r.name,
+                 echo=err.print)
+    console.print((Path(out) / "ablation.md").read_text())
+    console.print(f"plot: {(Path(out) / 'ablation.png').resolve()}")
+
+
 @app.command("run")
 def run_all(
     recipe: Annotated[str, typer.Argument(help="Recipe name (e.g. demo) or YAML path.")],
@@ -281,6 +344,7 @@ def run_all(
     from hebatron.recipes import load_recipe
     from hebatron.runner import run_recipe
 
+    _quiet_megatron()
     result = run_recipe(load_recipe(recipe), out, say=err.print)
     stats(out)
     if "report" in result:
@@ -307,11 +371,13 @@ def main() -> None:
     from difficulty.lm import LMTrainingError
     from hebatron.catalog import CatalogError
     from hebatron.recipes import RecipeError
+    from train.checkpoint import CheckpointMismatch
+    from train.megatron_glue import HybridModelUnavailable
 
     try:
         app()
-    except (CurationError, CatalogError, RecipeError, LMTrainingError, FileNotFoundError, PermissionError,
-            FileExistsError, ValueError) as e:
+    except (CurationError, CatalogError, RecipeError, LMTrainingError, CheckpointMismatch, HybridModelUnavailable,
+            FileNotFoundError, PermissionError, FileExistsError, ValueError) as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

@@ -169,11 +169,19 @@ def training_section(train_dir: Path) -> str:
 
 def ablation_section(ablation_dir: Path) -> str:
     data = json.loads((ablation_dir / "ablation.json").read_text())
-    rows = [(order, s["he_loss_mean"], s["he_loss_std"], s["en_loss_mean"], s["en_loss_std"], s["runs"])
-            for order, s in data["summary"].items()]
-    parts = ["<h2>Curriculum ablation</h2>",
-             _table(["order", "he_loss mean", "he_loss std", "en_loss mean", "en_loss std", "runs"], rows)]
-    return "".join(parts)
+    rows = [(t["order"], t["he_loss_mean"], t["he_loss_std"], t["en_loss_mean"], t["en_loss_std"], t["runs"])
+            for t in data["table"]]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    x = range(len(rows))
+    ax.errorbar([i - 0.1 for i in x], [r[1] for r in rows], yerr=[r[2] for r in rows], fmt="o", capsize=4,
+                color="#4a78b5", label="Hebrew (held out)")
+    ax.errorbar([i + 0.1 for i in x], [r[3] for r in rows], yerr=[r[4] for r in rows], fmt="s", capsize=4,
+                color="#888888", label="English (held out)")
+    ax.set_xticks(list(x), [r[0] for r in rows])
+    ax.set_ylabel("final eval loss (mean ± std)")
+    ax.legend()
+    return ("<h2>Curriculum ablation</h2>" + _svg(fig)
+            + _table(["order", "he_loss mean", "he_loss std", "en_loss mean", "en_loss std", "runs"], rows))
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}

@@ -5,12 +5,22 @@
     write_sample_anchors(PATH)                  # an English anchor JSONL from the standard library's docs
 """
 
-from shards.anchors import AnchorError, discover_anchors, write_sample_anchors
-from shards.config import ShardConfig
-from shards.mix import AnchorPoolTooSmall, MixError
-from shards.run import RunNotScoredError, shard_run
-from shards.tokenize import TokenizeError, read_manifest, tokenize_run
-from shards.tokenizer import TextTokenizer, TokenizerError, load_tokenizer
+import importlib
+
+_EXPORTS = {
+    "AnchorError": "shards.anchors", "discover_anchors": "shards.anchors", "write_sample_anchors": "shards.anchors",
+    "ShardConfig": "shards.config", "AnchorPoolTooSmall": "shards.mix", "MixError": "shards.mix",
+    "RunNotScoredError": "shards.run", "shard_run": "shards.run", "TokenizeError": "shards.tokenize",
+    "read_manifest": "shards.tokenize", "tokenize_run": "shards.tokenize", "TextTokenizer": "shards.tokenizer",
+    "TokenizerError": "shards.tokenizer", "load_tokenizer": "shards.tokenizer",
+}
+
+
+def __getattr__(name: str):  # lazy: `import shards.config` (recipes) does not pull in pyarrow, tokenizers, ...
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'shards' has no attribute {name!r}")
+
 
 __all__ = [
     "AnchorError",

@@ -1,0 +1,193 @@
+"""Per-phase training data and the held-out evaluation sets, as Megatron datasets.
+
+Inputs (written by ``hebatron tokenize``): ``RUN/tokens/phase-{k}/{hebrew,anchor}.{bin,idx}``,
+``RUN/tokens/eval/{he,en}.{bin,idx}`` and ``RUN/shards/manifest.json`` (per-phase ``anchor_ratio``, the
+tokenizer's ``vocab_size`` and ``eod``).
+
+Phase ``k`` is Megatron's ``BlendedDataset`` of its Hebrew and anchor prefixes weighted ``1 - r_k`` and
+``r_k`` — Megatron realizes the weights exactly in samples, and every sample is ``seq_length + 1`` tokens, so
+the token shares are the manifest's. ``shuffled`` order (the no-curriculum baseline) is one blend of all six
+prefixes weighted ``(1 - r_k) / 3`` and ``r_k / 3``: the same tokens of each kind as the curriculum, with no
+order, cut into three slots of ``steps_per_phase`` steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from train.config import ModelConfig, TrainConfig
+
+__all__ = ["MissingTokensError", "TokenizerInfo", "PhaseData", "read_manifest", "manifest_sha256", "phase_order",
+           "build_phases", "build_eval_sets"]
+
+PHASES = (1, 2, 3)
+
+
+class MissingTokensError(FileNotFoundError):
+    """The run has no (or incomplete) token files; the message names the path and what to run."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerInfo:
+    """The tokenizer stand-in Megatron's ``GPTDataset`` needs: ``vocab_size``, ``eod``, ``unique_identifiers``."""
+
+    name: str
+    vocab_size: int
+    eod: int
+    sha256: str = ""
+    data_sha256: str = ""
+    """The manifest's sha256: part of Megatron's dataset cache key, so re-tokenized data is never read
+    through indices cached for the old files."""
+
+    @property
+    def unique_identifiers(self) -> dict:
+        return {"class": "hebatron-manifest-tokenizer", "name": self.name, "vocab_size": self.vocab_size,
+                "eod": self.eod, "sha256": self.sha256, "data_sha256": self.data_sha256}
+
+    @classmethod
+    def from_manifest(cls, manifest: dict, path: Path, data_sha256: str = "") -> TokenizerInfo:
+        tok = manifest.get("tokenizer") or {}
+        try:
+            return cls(name=str(tok.get("name", "")), vocab_size=int(tok["vocab_size"]), eod=int(tok["eod"]),
+                       sha256=str(tok.get("sha256", "")), data_sha256=data_sha256)
+        except (KeyError, TypeError, ValueError):
+            raise MissingTokensError(f"{path}: the manifest's 'tokenizer' entry needs 'vocab_size' and 'eod', "
+                                     f"got {tok!r}; re-run `hebatron shard`") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseData:
+    """One curriculum slot: the phase label, its dataset, and the sample where the slot starts in it."""
+
+    phase: int
+    dataset: object
+    offset: int
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """The shard manifest, after checking that the run has been tokenized."""
+    tokens = run_dir / "tokens"
+    if not tokens.is_dir():
+        raise MissingTokensError(f"{tokens} not found: this run has no token files; "
+                                 f"run `hebatron tokenize {run_dir}` first")
+    path = run_dir / "shards" / "manifest.json"
+    if not path.is_file():
+        raise MissingTokensError(f"{path} not found: run `hebatron shard {run_dir}` and "
+                                 f"`hebatron tokenize {run_dir}` first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise MissingTokensError(f"{path}: not valid JSON ({e}); re-run `hebatron shard {run_dir}`") from None
+    for k in PHASES:
+        if str(k) not in manifest.get("phases", {}):
+            raise MissingTokensError(f"{path}: phase {k} is missing from 'phases'; re-run `hebatron shard {run_dir}`")
+    return manifest
+
+
+def manifest_sha256(run_dir: Path) -> str:
+    return hashlib.sha256((run_dir / "shards" / "manifest.json").read_bytes()).hexdigest()
+
+
+def _prefix(run_dir: Path, *parts: str) -> str:
+    prefix = run_dir.joinpath("tokens", *parts)
+    for suffix in (".bin", ".idx"):
+        if not prefix.with_name(prefix.name + suffix).is_file():
+            raise MissingTokensError(f"{prefix}{suffix} not found: run `hebatron tokenize {run_dir}` first")
+    return str(prefix)
+
+
+def _documents(prefix: str) -> int:
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    return len(IndexedDataset(prefix))
+
+
+def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, float]]:
+    """``[(prefix, weight)]`` of one phase: Hebrew ``1 - r``, anchor ``r`` (empty parts left out)."""
+    ratio = float(manifest["phases"][str(phase)].get("anchor_ratio", 0.0))
+    if not 0.0 <= ratio < 1.0:
+        raise MissingTokensError(f"{run_dir / 'shards' / 'manifest.json'}: phase {phase} anchor_ratio must be in "
+                                 f"[0, 1), got {ratio}")
+    blend = [(_prefix(run_dir, f"phase-{phase}", "hebrew"), 1.0 - ratio)]
+    if ratio > 0:
+        blend.append((_prefix(run_dir, f"phase-{phase}", "anchor"), ratio))
+    blend = [(p, w) for p, w in blend if _documents(p) > 0]
+    if not blend:
+        raise MissingTokensError(f"{run_dir / 'tokens' / f'phase-{phase}'}: no documents to train on")
+    return blend
+
+
+def phase_order(order: str) -> list[int]:
+    """The phases in training order (the ``shuffled`` slots keep the labels 1, 2, 3)."""
+    return [3, 2, 1] if order == "reversed" else [1, 2, 3]
+
+
+def _gpt_config(model: ModelConfig, train: TrainConfig, tokenizer: TokenizerInfo, cache: Path | None, **blend):
+    from megatron.core.datasets.gpt_dataset import GPTDatasetConfig
+
+    return GPTDatasetConfig(random_seed=train.seed, sequence_length=model.seq_length, tokenizer=tokenizer,
+                            reset_position_ids=False, reset_attention_mask=False, eod_mask_loss=False,
+                            create_attention_mask=False, mid_level_dataset_surplus=0.005,
+                            path_to_cache=str(cache) if cache is not None else None, **blend)
+
+
+def _build(sizes, config) -> list:
+    from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+    from megatron.core.datasets.gpt_dataset import GPTDataset
+
+    return BlendedMegatronDatasetBuilder(GPTDataset, sizes, lambda: True, config).build()
+
+
+def build_phases(run_dir: Path, manifest: dict, tokenizer: TokenizerInfo, *, model: ModelConfig,
+                 train: TrainConfig, cache: Path | None = None) -> list[PhaseData]:
+    """The three curriculum slots in training order, each ``steps_per_phase * global_batch_size`` samples."""
+    n = train.steps_per_phase * train.global_batch_size
+    if train.order == "shuffled":
+        blend = [(p, w / 3) for k in PHASES for p, w in phase_blend(run_dir, manifest, k)]
+        config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(blend), split="100,0,0")
+        dataset = _build([3 * n, 0, 0], config)[0]
+        return [PhaseData(phase=k, dataset=dataset, offset=i * n) for i, k in enumerate(PHASES)]
+    slots = []
+    for k in phase_order(train.order):
+        config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(phase_blend(run_dir, manifest, k)),
+                             split="100,0,0")
+        slots.append(PhaseData(phase=k, dataset=_build([n, 0, 0], config)[0], offset=0))
+    return slots
+
+
+def build_eval_sets(run_dir: Path, tokenizer: TokenizerInfo, *, model: ModelConfig, train: TrainConfig,
+                    cache: Path | None = None) -> tuple[dict[str, object], list[str]]:
+    """``({"he": dataset, "en": dataset}, notes)``: one epoch of each held-out set in sequences of
+    ``seq_length``. A set that is absent (``hebatron tokenize`` writes no ``eval/en`` when no anchor text was
+    held out) or shorter than one sequence is left out, with a note saying so."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    prefixes, notes = {}, []
+    for name in ("he", "en"):
+        prefix = run_dir / "tokens" / "eval" / name
+        if not (Path(f"{prefix}.bin").is_file() and Path(f"{prefix}.idx").is_file()):
+            notes.append(f"no held-out set {prefix}.bin: {name}_loss is not evaluated")
+            continue
+        indexed = IndexedDataset(str(prefix))  # keep it alive: sequence_lengths is a view of its memory map
+        tokens = int(indexed.sequence_lengths.sum())
+        if tokens < model.seq_length + 1:
+            notes.append(f"{prefix}.bin holds {tokens} tokens, fewer than one sequence ({model.seq_length + 1}): "
+                         f"{name}_loss is not evaluated")
+            continue
+        prefixes[name] = str(prefix)
+    if not prefixes:
+        return {}, notes
+    blends = [None, None, None]
+    for split, name in ((1, "he"), (2, "en")):
+        if name in prefixes:
+            blends[split] = ([prefixes[name]], None)
+    config = _gpt_config(model, train, tokenizer, cache, blend_per_split=blends)
+    _, he_set, en_set = _build([0, None, None], config)
+    return {name: ds for name, ds in (("he", he_set), ("en", en_set)) if ds is not None}, notes
+
+
+def _unzip(blend: list[tuple[str, float]]) -> tuple[list[str], list[float]]:
+    return [p for p, _ in blend], [w for _, w in blend]

@@ -1,0 +1,97 @@
+"""Process groups: torch.distributed (NCCL on GPU, gloo on CPU) and Megatron's parallel_state.
+
+Under ``torchrun`` the world comes from the environment; a plain ``python`` call is a world of one. The
+tensor/pipeline/expert sizes of ``TrainConfig`` map one to one onto ``initialize_model_parallel``; the data
+parallel size is what remains of the world.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from train.config import TrainConfig
+
+__all__ = ["World", "init_world", "shutdown", "seed_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    rank: int
+    world_size: int
+    data_parallel_rank: int
+    data_parallel_size: int
+    device: torch.device
+    backend: str
+
+    @property
+    def is_logger(self) -> bool:
+        """The rank that prints and writes files: the last one, which holds the last pipeline stage's loss."""
+        return self.rank == self.world_size - 1
+
+
+def init_world(train: TrainConfig) -> World:
+    """Start torch.distributed and Megatron's model-parallel groups for ``train``'s sizes."""
+    from megatron.core import parallel_state
+
+    from train import cpu_bridge
+
+    cuda = torch.cuda.is_available()
+    if not cuda:
+        cpu_bridge.apply()
+    backend = "nccl" if cuda else "gloo"
+    if not dist.is_initialized():
+        if "WORLD_SIZE" in os.environ and "RANK" in os.environ:
+            if cuda:
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+            dist.init_process_group(backend=backend)
+        else:
+            dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
+    world_size = dist.get_world_size()
+    model_parallel = train.tensor_parallel * train.pipeline_parallel
+    if world_size % model_parallel:
+        raise ValueError(f"world size {world_size} is not divisible by tensor_parallel ({train.tensor_parallel}) "
+                         f"x pipeline_parallel ({train.pipeline_parallel})")
+    dp = world_size // model_parallel
+    if train.data_parallel is not None and train.data_parallel != dp:
+        raise ValueError(f"train.data_parallel is {train.data_parallel} but world size {world_size} / "
+                         f"(TP {train.tensor_parallel} x PP {train.pipeline_parallel}) = {dp}")
+    if (dp * train.tensor_parallel) % train.expert_parallel:
+        raise ValueError(f"expert_parallel ({train.expert_parallel}) must divide data_parallel x tensor_parallel "
+                         f"({dp} x {train.tensor_parallel}) on {world_size} processes")
+    if train.global_batch_size % (train.micro_batch_size * dp):
+        raise ValueError(f"train.global_batch_size ({train.global_batch_size}) must be a multiple of "
+                         f"micro_batch_size x data-parallel size ({train.micro_batch_size} x {dp})")
+    if parallel_state.model_parallel_is_initialized():
+        parallel_state.destroy_model_parallel()
+    parallel_state.initialize_model_parallel(
+        tensor_model_parallel_size=train.tensor_parallel,
+        pipeline_model_parallel_size=train.pipeline_parallel,
+        expert_model_parallel_size=train.expert_parallel,
+        expert_tensor_parallel_size=1,
+    )
+    return World(rank=dist.get_rank(), world_size=world_size,
+                 data_parallel_rank=parallel_state.get_data_parallel_rank(),
+                 data_parallel_size=parallel_state.get_data_parallel_world_size(),
+                 device=torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu"),
+                 backend=backend)
+
+
+def seed_all(seed: int) -> None:
+    """Seed every generator Megatron uses (CPU, CUDA and the model/expert/data-parallel RNG streams)."""
+    from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
+
+    torch.manual_seed(seed)
+    model_parallel_cuda_manual_seed(seed)
+
+
+def shutdown() -> None:
+    from megatron.core import parallel_state
+
+    if parallel_state.model_parallel_is_initialized():
+        parallel_state.destroy_model_parallel()
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,236 @@
+"""``train_run``: a Megatron-core MoE model trained through the curriculum phases, with a checkpoint and an
+evaluation after each.
+
+One learning-rate schedule (WSD: warmup, stable, decay) spans the three phases; a phase is a change of the
+data blend only, as in Nemotron-3. Re-running continues after the last complete phase checkpoint; a run
+whose phases are all checkpointed does nothing and says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from train import checkpoint, data
+from train.config import ModelConfig, TrainConfig, config_fingerprint
+from train.metrics import MetricsLog, flops_per_token, peak_flops, read_metrics
+
+__all__ = ["train_run"]
+
+
+def train_run(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str,
+              echo=print) -> dict:
+    """Train ``model`` on ``RUN/tokens`` through the three phases in ``train.order``, writing
+    ``TRAIN_DIR/metrics.jsonl`` and ``TRAIN_DIR/checkpoints/phase-{k}/``. Works as one process or under
+    ``torchrun`` (then every rank calls it). ``echo`` prints the log lines (on the last rank only).
+    Returns a summary: ``status`` (trained, resumed or already_finished), ``steps``, ``evals`` (per phase),
+    ``final`` (the last he_loss/en_loss), ``checkpoints``, ``metrics``.
+
+    Raises ``data.MissingTokensError`` (no token files: run ``hebatron tokenize``),
+    ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
+    ``megatron_glue.HybridModelUnavailable`` (a Mamba hybrid without CUDA) and ``ValueError`` (settings that
+    do not fit the world size)."""
+    run_dir, train_dir = Path(run_dir).resolve(), Path(train_dir).resolve()
+    manifest = data.read_manifest(run_dir)
+    data_sha = data.manifest_sha256(run_dir)
+    tokenizer = data.TokenizerInfo.from_manifest(manifest, run_dir / "shards" / "manifest.json", data_sha)
+    fingerprint = config_fingerprint(recipe_name, model, train, manifest["tokenizer"], data_sha)
+    phases = data.phase_order(train.order)
+    done = checkpoint.completed_slots(train_dir, phases, fingerprint)
+    if len(done) == len(phases):
+        if _is_last_rank():
+            echo(f"{train_dir}: all {len(phases)} phases are already trained and checkpointed; nothing to do")
+        return _summary("already_finished", train_dir, train, done)
+    if model.is_hybrid:
+        from train.megatron_glue import check_hybrid_buildable
+
+        check_hybrid_buildable()
+
+    from train import distributed
+
+    world = distributed.init_world(train)
+    try:
+        return _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world,
+                      model=model, train=train, recipe_name=recipe_name, echo=echo)
+    finally:
+        distributed.shutdown()
+
+
+def _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world, *, model, train,
+           recipe_name, echo) -> dict:
+    from train import distributed
+    from train.megatron_glue import build_model, to_transformer_config
+
+    if world.is_logger:
+        train_dir.mkdir(parents=True, exist_ok=True)
+    torch.distributed.barrier()
+    cache = train_dir / ".cache" / "datasets"
+    slots = data.build_phases(run_dir, manifest, tokenizer, model=model, train=train, cache=cache)
+    eval_sets, notes = data.build_eval_sets(run_dir, tokenizer, model=model, train=train, cache=cache)
+    if world.is_logger:
+        for note in notes:
+            echo(note)
+
+    distributed.seed_all(train.seed)
+    config = to_transformer_config(model, train)
+    net = build_model(model, train, tokenizer.vocab_size, config)
+    ddp, optimizer, scheduler = _wrap(net, config, train)
+    start_step = 0
+    if done:
+        checkpoint.load_phase(done[-1].path, net, optimizer, scheduler)
+        start_step = int(done[-1].info["step"])
+        if world.is_logger:
+            echo(f"resuming after phase {done[-1].info['phase']} (step {start_step}) from {done[-1].path}")
+    log = MetricsLog(train_dir / "metrics.jsonl", enabled=world.is_logger, keep_until_step=start_step,
+                     keep_phases={c.info["phase"] for c in done}, echo=echo)
+    if world.is_logger:
+        echo(f"training {recipe_name}: {_count(net):,} parameters on this rank, {world.world_size} process(es) "
+             f"({world.backend}), order {train.order} {phases}, {train.steps_per_phase} steps per phase")
+
+    phase_run = _PhaseRunner(world=world, model=model, train=train, config=config, ddp=ddp, optimizer=optimizer,
+                             scheduler=scheduler, log=log, flops_per_token=flops_per_token(model, tokenizer.vocab_size))
+    global_step = start_step
+    for slot_index in range(len(done), len(phases)):
+        slot = slots[slot_index]
+        # Re-seed per phase: a resumed run draws the same random numbers as an uninterrupted one.
+        distributed.seed_all(train.seed + 1000 * (slot_index + 1))
+        global_step = phase_run.run(slot, global_step)
+        evals = _evaluate(ddp, eval_sets, model, train, world)
+        log.eval(after_phase=slot.phase, **evals)
+        info = {"phase": slot.phase, "slot": slot_index, "order": train.order, "phases": phases,
+                "step": global_step, "evals": evals, "fingerprint": fingerprint, "recipe": recipe_name,
+                "world_size": world.world_size}
+        path = checkpoint.save_phase(train_dir, slot.phase, net, optimizer, scheduler, info,
+                                     is_writer=world.is_logger)
+        done.append(checkpoint.Completed(path, info))
+        if world.is_logger:
+            echo(f"checkpoint after phase {slot.phase}: {path}")
+    return _summary("resumed" if start_step else "trained", train_dir, train, done)
+
+
+@dataclass(kw_only=True)
+class _PhaseRunner:
+    """The steps of one phase, and their log lines (tokens/s over the steps since the last line)."""
+
+    world: object
+    model: ModelConfig
+    train: TrainConfig
+    config: object
+    ddp: object
+    optimizer: object
+    scheduler: object
+    log: MetricsLog
+    flops_per_token: float
+
+    def run(self, slot: data.PhaseData, global_step: int) -> int:
+        from train import step
+
+        train, world = self.train, self.world
+        num_micro = train.global_batch_size // (train.micro_batch_size * world.data_parallel_size)
+        window_start, window_steps = time.perf_counter(), 0
+        for s in range(train.steps_per_phase):
+            batches = step.micro_batches(slot, s, global_batch=train.global_batch_size,
+                                         micro_batch=train.micro_batch_size, dp_rank=world.data_parallel_rank,
+                                         dp_size=world.data_parallel_size, device=world.device)
+            result = step.train_step(self.ddp, self.optimizer, self.scheduler, batches, num_microbatches=num_micro,
+                                     seq_length=self.model.seq_length, micro_batch=train.micro_batch_size)
+            aux = step.moe_losses(self.config, num_micro)  # a collective: every rank, every step
+            global_step += 1
+            window_steps += 1
+            if global_step % train.log_interval == 0 or s == train.steps_per_phase - 1:
+                self._log(slot.phase, global_step, result, aux, time.perf_counter() - window_start, window_steps)
+                window_start, window_steps = time.perf_counter(), 0
+        return global_step
+
+    def _log(self, phase: int, global_step: int, result: dict, aux: dict, elapsed: float, steps: int) -> None:
+        cuda = self.world.device.type == "cuda"
+        if cuda:
+            torch.cuda.synchronize()
+        tokens_per_s = self.train.global_batch_size * self.model.seq_length * steps / elapsed
+        peak = peak_flops()
+        self.log.train(step=global_step, total=self.train.total_steps, phase=phase, loss=result["loss"],
+                       lr=result["lr"], grad_norm=result["grad_norm"], tokens_per_s=tokens_per_s,
+                       aux_loss=aux.get("load_balancing_loss", aux.get("seq_load_balancing_loss")),
+                       z_loss=aux.get("z_loss"),
+                       mfu=self.flops_per_token * tokens_per_s / (peak * self.world.world_size) if peak else None,
+                       memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
+
+
+def _wrap(net, config, train: TrainConfig):
+    """Megatron DDP, the Megatron optimizer (AdamW) and the WSD scheduler over the whole curriculum."""
+    from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig, finalize_model_grads
+    from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
+    from megatron.core.optimizer.distrib_optimizer import HAVE_APEX_OR_TE
+    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+    from megatron.core.transformer.module import Float16Module
+
+    if train.use_distributed_optimizer and not HAVE_APEX_OR_TE:
+        raise ValueError("train.use_distributed_optimizer needs Transformer Engine or Apex with megatron-core "
+                         "0.16.1 (without them its state cannot be loaded back from a checkpoint); set it to false")
+    module = Float16Module(config, net) if train.precision != "fp32" else net
+    ddp = DistributedDataParallel(config=config, module=module, ddp_config=DistributedDataParallelConfig(
+        grad_reduce_in_fp32=True, overlap_grad_reduce=False,
+        use_distributed_optimizer=train.use_distributed_optimizer))
+    optimizer = get_megatron_optimizer(OptimizerConfig(
+        optimizer="adam", lr=train.lr, min_lr=train.min_lr, weight_decay=train.weight_decay,
+        adam_beta1=train.adam_beta1, adam_beta2=train.adam_beta2, adam_eps=train.adam_eps,
+        clip_grad=train.clip_grad, bf16=train.precision == "bf16", fp16=train.precision == "fp16",
+        params_dtype=config.params_dtype, use_distributed_optimizer=train.use_distributed_optimizer), [ddp])
+    warmup, decay = train.wsd_steps()
+    scheduler = OptimizerParamScheduler(
+        optimizer, init_lr=0.0, max_lr=train.lr, min_lr=train.min_lr, lr_warmup_steps=warmup,
+        lr_decay_steps=train.total_steps, lr_decay_style="WSD", wsd_decay_steps=decay,
+        lr_wsd_decay_style=train.decay_style, start_wd=train.weight_decay, end_wd=train.weight_decay,
+        wd_incr_steps=train.total_steps, wd_incr_style="constant")
+    config.grad_scale_func = optimizer.scale_loss
+    config.no_sync_func = ddp.no_sync
+    config.finalize_model_grads_func = finalize_model_grads
+    return ddp, optimizer, scheduler
+
+
+def _evaluate(ddp, eval_sets: dict, model: ModelConfig, train: TrainConfig, world) -> dict:
+    """``{"he_loss", "en_loss"}``: up to ``eval_iters`` global batches of each held-out set (None without it)."""
+    from train import step
+
+    out = {"he_loss": None, "en_loss": None}
+    for name, dataset in eval_sets.items():
+        unit = train.micro_batch_size * world.data_parallel_size
+        samples = min(len(dataset), max(train.eval_iters, 1) * train.global_batch_size)
+        samples = max(unit, samples - samples % unit)
+        out[f"{name}_loss"] = step.evaluate(ddp, _Cycle(dataset), samples=samples, seq_length=model.seq_length,
+                                            micro_batch=train.micro_batch_size, dp_rank=world.data_parallel_rank,
+                                            dp_size=world.data_parallel_size, device=world.device)
+    return out
+
+
+class _Cycle:
+    """Index a dataset modulo its length (an evaluation set shorter than one batch per rank repeats)."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def __getitem__(self, i: int):
+        return self.dataset[i % len(self.dataset)]
+
+
+def _is_last_rank() -> bool:
+    """Before the process group exists: is this the rank that speaks (a plain process, or torchrun's last)?"""
+    return int(os.environ.get("RANK", 0)) == int(os.environ.get("WORLD_SIZE", 1)) - 1
+
+
+def _count(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def _summary(status: str, train_dir: Path, train: TrainConfig, done: list) -> dict:
+    evals = {c.info["phase"]: c.info.get("evals", {}) for c in done}
+    last = done[-1].info.get("evals", {}) if done else {}
+    return {"status": status, "train_dir": str(train_dir), "order": train.order,
+            "steps": done[-1].info["step"] if done else 0, "evals": evals, "final": last,
+            "checkpoints": [str(c.path) for c in done], "metrics": str(train_dir / "metrics.jsonl"),
+            "train": dataclasses.asdict(train), "records": len(read_metrics(train_dir / "metrics.jsonl"))}

@@ -1,0 +1,184 @@
+"""The one place where our configs meet Megatron-core: ``to_transformer_config`` and the model builders.
+
+Models are assembled from Megatron's layer specs — the local spec (pure PyTorch) on CPU, the Transformer
+Engine spec when CUDA and TE are present — and from Megatron's ``MambaModel`` stack for hybrid patterns.
+Nothing of Megatron is forked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+import torch.nn.functional as F
+
+from train.config import ModelConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from megatron.core.transformer.transformer_config import TransformerConfig
+
+__all__ = ["to_transformer_config", "backend", "build_model", "padded_vocab_size", "HybridModelUnavailable"]
+
+Backend = Literal["local", "te"]
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class HybridModelUnavailable(RuntimeError):
+    """A hybrid (Mamba) recipe cannot be built here."""
+
+
+def backend() -> Backend:
+    """``te`` when CUDA and Transformer Engine are both present, else ``local`` (pure PyTorch modules)."""
+    if not torch.cuda.is_available():
+        return "local"
+    try:
+        import transformer_engine  # noqa: F401
+    except ImportError:
+        return "local"
+    return "te"
+
+
+def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backend | None = None) -> TransformerConfig:
+    """Our ``ModelConfig`` + ``TrainConfig`` as Megatron's ``TransformerConfig`` — every field, explicitly."""
+    from megatron.core.activations import squared_relu
+    from megatron.core.transformer.transformer_config import TransformerConfig
+
+    impl = impl or backend()
+    activation_func, gated = {
+        "squared-relu": (squared_relu, False),
+        "swiglu": (F.silu, True),
+        "gelu": (F.gelu, False),
+    }[model.activation]
+    ffn_hidden_size = model.ffn_hidden_size or 4 * model.hidden_size
+    moe = model.num_experts is not None
+    # Megatron requires sequence parallelism for MoE under tensor parallelism; it is a free win otherwise.
+    sequence_parallel = train.tensor_parallel > 1
+    dtype = _DTYPES[train.precision]
+    moe_layer_freq = model.moe_layer_freq if not model.is_hybrid else 1
+    return TransformerConfig(
+        # shape
+        num_layers=model.num_layers,
+        hidden_size=model.hidden_size,
+        num_attention_heads=model.num_attention_heads,
+        num_query_groups=model.num_query_groups,
+        kv_channels=model.kv_channels,
+        ffn_hidden_size=ffn_hidden_size,
+        activation_func=activation_func,
+        gated_linear_unit=gated,
+        normalization=model.normalization,
+        layernorm_epsilon=model.layernorm_epsilon,
+        add_bias_linear=False,  # Megatron's SequentialMLP experts fail with biases (and modern LMs drop them)
+        hidden_dropout=model.hidden_dropout,
+        attention_dropout=model.attention_dropout,
+        init_method_std=model.init_method_std,
+        # mixture of experts
+        num_moe_experts=model.num_experts,
+        moe_router_topk=model.moe_router_topk,
+        moe_ffn_hidden_size=(model.moe_ffn_hidden_size or ffn_hidden_size) if moe else None,
+        moe_shared_expert_intermediate_size=model.moe_shared_expert_size if moe else None,
+        moe_layer_freq=moe_layer_freq,
+        moe_aux_loss_coeff=model.moe_aux_loss_coeff if model.moe_load_balancing != "none" else 0.0,
+        moe_z_loss_coeff=model.moe_z_loss_coeff,
+        moe_router_load_balancing_type=model.moe_load_balancing,
+        moe_router_score_function=model.moe_router_score_function,
+        moe_router_topk_scaling_factor=model.moe_router_topk_scaling_factor,
+        moe_router_enable_expert_bias=model.moe_router_enable_expert_bias,
+        moe_router_dtype="fp32",
+        moe_token_dispatcher_type=model.moe_token_dispatcher,
+        moe_grouped_gemm=moe and impl == "te",
+        # hybrid (Mamba-2) layers; Megatron's defaults unless set
+        mamba_state_dim=model.mamba_state_dim,
+        mamba_head_dim=model.mamba_head_dim,
+        mamba_num_groups=model.mamba_num_groups,
+        mamba_num_heads=model.mamba_num_heads,
+        # parallelism
+        tensor_model_parallel_size=train.tensor_parallel,
+        pipeline_model_parallel_size=train.pipeline_parallel,
+        expert_model_parallel_size=train.expert_parallel,
+        sequence_parallel=sequence_parallel,
+        # precision
+        bf16=train.precision == "bf16",
+        fp16=train.precision == "fp16",
+        params_dtype=dtype,
+        pipeline_dtype=dtype,
+        autocast_dtype=dtype,
+        # kernels: the TE spec brings its own fused ops; these are the unfused paths of the local spec
+        bias_activation_fusion=False,
+        bias_dropout_fusion=False,
+        masked_softmax_fusion=False,
+        persist_layer_norm=False,
+        apply_rope_fusion=False,
+        gradient_accumulation_fusion=False,
+    )
+
+
+def padded_vocab_size(vocab_size: int, model: ModelConfig, train: TrainConfig) -> int:
+    """The tokenizer's vocabulary padded as Megatron does (a multiple of divisor × tensor-parallel size)."""
+    multiple = model.make_vocab_size_divisible_by * train.tensor_parallel
+    return -(-vocab_size // multiple) * multiple
+
+
+def _layer_spec(model: ModelConfig, impl: Backend):
+    from megatron.core.models.gpt.gpt_layer_specs import (
+        get_gpt_layer_local_spec,
+        get_gpt_layer_with_transformer_engine_spec,
+    )
+
+    if impl == "te":
+        return get_gpt_layer_with_transformer_engine_spec(num_experts=model.num_experts,
+                                                          moe_grouped_gemm=model.num_experts is not None)
+    from train import cpu_bridge
+
+    cpu_bridge.fix_missing_te_general_gemm()
+    cpu_bridge.allow_sequence_parallel_torch_norm()
+    return get_gpt_layer_local_spec(num_experts=model.num_experts, moe_grouped_gemm=False,
+                                    normalization=model.normalization)
+
+
+def check_hybrid_buildable() -> None:
+    """A clear error when Megatron's Mamba layers cannot run here (they need CUDA and Triton kernels)."""
+    if not torch.cuda.is_available():
+        raise HybridModelUnavailable(
+            "this recipe is a hybrid Mamba/attention/MoE model (hybrid_layer_pattern): Megatron's Mamba-2 layers "
+            "run Triton GPU kernels (mamba_ssm, causal_conv1d) and cannot be built on CPU. Train it on CUDA "
+            "GPUs; on CPU use the tiny-moe recipe (the hybrid recipe's config and pattern still validate here).")
+    missing = []
+    for module in ("triton", "mamba_ssm", "causal_conv1d"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise HybridModelUnavailable(f"the hybrid (Mamba) model needs the packages {', '.join(missing)} "
+                                     "(pip install mamba-ssm causal-conv1d on the GPU machine)")
+
+
+def build_model(model: ModelConfig, train: TrainConfig, vocab_size: int, config: TransformerConfig) -> torch.nn.Module:
+    """This rank's model chunk (pipeline stage) on the current device: a MoE ``GPTModel`` from Megatron's
+    layer spec, or Megatron's ``MambaModel`` for a hybrid pattern."""
+    from megatron.core import parallel_state
+
+    if model.is_hybrid:
+        check_hybrid_buildable()
+    pre = parallel_state.is_pipeline_first_stage()
+    post = parallel_state.is_pipeline_last_stage()
+    common = dict(config=config, vocab_size=padded_vocab_size(vocab_size, model, train),
+                  max_sequence_length=model.seq_length, pre_process=pre, post_process=post,
+                  share_embeddings_and_output_weights=not model.untie_embeddings,
+                  position_embedding_type=model.position_embedding, rotary_base=model.rotary_base)
+    if model.is_hybrid:
+        from megatron.core.models.mamba import MambaModel
+        from megatron.core.models.mamba.mamba_layer_specs import mamba_stack_spec
+        from megatron.core.ssm.mamba_hybrid_layer_allocation import allocate_layers
+
+        allocate_layers(model.num_layers, 0.0, 0.0, override_pattern=model.hybrid_layer_pattern)  # Megatron's check
+        net = MambaModel(mamba_stack_spec=mamba_stack_spec, hybrid_override_pattern=model.hybrid_layer_pattern,
+                         **common)
+    else:
+        from megatron.core.models.gpt import GPTModel
+
+        net = GPTModel(transformer_layer_spec=_layer_spec(model, backend()), **common)
+    if torch.cuda.is_available():
+        net = net.cuda(torch.cuda.current_device())
+    return net

@@ -1,0 +1,125 @@
+"""``TRAIN_DIR/metrics.jsonl`` and the one-line-per-log-step console output.
+
+Records: ``{"kind": "train", "step", "phase", "loss", "lr", "grad_norm", "tokens_per_s", "aux_loss"}`` (plus
+``z_loss``, and ``mfu``/``memory_gib`` on GPU) every ``log_interval`` steps, and
+``{"kind": "eval", "after_phase", "he_loss", "en_loss"}`` after each phase. On resumption the file is cut
+back to what the checkpoint covers, so a re-run never duplicates records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from train.config import ModelConfig
+
+__all__ = ["MetricsLog", "read_metrics", "flops_per_token", "peak_flops"]
+
+#: Dense bf16 peak FLOP/s by device name fragment (no sparsity), for MFU.
+_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "H800": 989e12, "A100": 312e12, "A800": 312e12, "L40S": 362e12,
+              "A10G": 70e12, "L4": 121e12, "B200": 2250e12, "GB200": 2500e12}
+
+
+def read_metrics(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a crash
+    return records
+
+
+class MetricsLog:
+    """Appends records to ``metrics.jsonl`` and prints the log line (only on the logging rank)."""
+
+    def __init__(self, path: Path, *, enabled: bool, keep_until_step: int, keep_phases: set[int],
+                 echo=print) -> None:
+        self.path = path
+        self.enabled = enabled
+        self.echo = echo
+        if enabled:
+            kept = [r for r in read_metrics(path)
+                    if (r.get("kind") == "train" and r.get("step", 0) <= keep_until_step)
+                    or (r.get("kind") == "eval" and r.get("after_phase") in keep_phases)]
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            os.replace(tmp, path)
+
+    def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+    def train(self, *, step: int, total: int, phase: int, loss: float, lr: float, grad_norm: float | None,
+              tokens_per_s: float, aux_loss: float | None, z_loss: float | None, mfu: float | None,
+              memory_gib: float | None) -> None:
+        record = {"kind": "train", "step": step, "phase": phase, "loss": loss, "lr": lr, "grad_norm": grad_norm,
+                  "tokens_per_s": tokens_per_s, "aux_loss": aux_loss}
+        if z_loss is not None:
+            record["z_loss"] = z_loss
+        if mfu is not None:
+            record["mfu"] = mfu
+        if memory_gib is not None:
+            record["memory_gib"] = memory_gib
+        self.write(record)
+        if self.enabled:
+            parts = [f"step {step:>5}/{total}", f"phase {phase}", f"loss {loss:7.4f}", f"lr {lr:.3e}",
+                     f"grad_norm {_fmt(grad_norm)}", f"tok/s {tokens_per_s:>9,.0f}", f"aux {_fmt(aux_loss)}"]
+            if z_loss is not None:
+                parts.append(f"z {z_loss:.4f}")
+            if mfu is not None:
+                parts.append(f"mfu {100 * mfu:.1f}%")
+            if memory_gib is not None:
+                parts.append(f"mem {memory_gib:.1f} GiB")
+            self.echo(" | ".join(parts))
+
+    def eval(self, *, after_phase: int, he_loss: float | None, en_loss: float | None) -> None:
+        self.write({"kind": "eval", "after_phase": after_phase, "he_loss": he_loss, "en_loss": en_loss})
+        if self.enabled:
+            self.echo(f"eval after phase {after_phase} | he_loss {_fmt(he_loss)} | en_loss {_fmt(en_loss)}")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def flops_per_token(model: ModelConfig, vocab_size: int) -> float:
+    """Training FLOPs per token (forward + backward = 3 x forward) of the active path: 6 x the active matmul
+    parameters (top-k routed experts + shared expert, Mamba projections) + 12 x seq x attention width per
+    attention layer (scores and values, as Megatron counts them) + the output layer."""
+    h = model.hidden_size
+    kv = model.kv_channels or h // model.num_attention_heads
+    groups = model.num_query_groups or model.num_attention_heads
+    q_width = model.num_attention_heads * kv
+    attention = h * (q_width + 2 * groups * kv) + q_width * h
+    mult = 3 if model.activation == "swiglu" else 2
+    ffn = model.ffn_hidden_size or 4 * h
+    moe = 0.0
+    if model.num_experts:
+        moe = (h * model.num_experts + model.moe_router_topk * mult * h * (model.moe_ffn_hidden_size or ffn)
+               + mult * h * (model.moe_shared_expert_size or 0))
+    heads = model.mamba_num_heads or 2 * h // model.mamba_head_dim
+    inner = heads * model.mamba_head_dim
+    mamba = h * (2 * inner + 2 * model.mamba_num_groups * model.mamba_state_dim + heads) + inner * h
+    counts = model.layer_counts()
+    params = (counts["attention"] * attention + counts["mlp"] * mult * h * ffn + counts["moe"] * moe
+              + counts["mamba"] * mamba + vocab_size * h)
+    return 6.0 * params + 12.0 * counts["attention"] * model.seq_length * q_width
+
+
+def peak_flops() -> float | None:
+    """The GPU's dense bf16 peak FLOP/s, when the device is one we know."""
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    return next((v for k, v in _PEAK_BF16.items() if k in name), None)
