@@ -15,6 +15,7 @@ from typing import Literal
 from loguru import logger
 
 from curation.config import CurationConfig
+from curation.files import write_json_atomic
 from curation.pipeline import RunLayout, Stage, build_stages
 from curation.readers import INPUT_SUFFIXES, input_format
 
@@ -70,12 +71,6 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         yield
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
 def _check_same_run(layout: RunLayout, plan: dict) -> None:
     """A run directory holds one curation: re-running it resumes; other inputs or settings are refused."""
     plan_file = layout.work / "plan.json"
@@ -86,7 +81,7 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
             raise CurationError(f"{layout.run_dir} already holds a curation with other {', '.join(changed)}; "
                                 "use a new -o directory (or delete this one) to curate something else")
     else:
-        _write_json_atomic(plan_file, plan)
+        write_json_atomic(plan_file, plan)
 
 
 # imported once by the forkserver that datatrove's local executor forks its workers from; without this every

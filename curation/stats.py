@@ -9,11 +9,11 @@ that failed extraction, extracted text otherwise).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
 
+from curation.files import write_json_atomic
 from curation.output import STEP_ORDER
 
 
@@ -78,15 +78,9 @@ def step_stats(logs_dir: Path) -> list[dict]:
     return rows
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2))
-    os.replace(tmp, path)
-
-
 def write_stats(run_dir: Path) -> dict:
     """RUN/stats.json (the funnel) and RUN/step_stats.json (datatrove's per-step counters and times)."""
     stats = compute_funnel(run_dir)
-    _write_json(run_dir / "stats.json", stats)
-    _write_json(run_dir / "step_stats.json", step_stats(run_dir / ".work" / "logs"))
+    write_json_atomic(run_dir / "stats.json", stats)
+    write_json_atomic(run_dir / "step_stats.json", step_stats(run_dir / ".work" / "logs"))
     return stats

