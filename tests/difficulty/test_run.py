@@ -10,20 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curation.output import CURATED_SCHEMA
 from difficulty.phases import CCNET_HEBREW_CUTOFFS, DifficultyConfig
 from difficulty.run import RunNotCuratedError, score_run
 
-CURATED_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("text", pa.string()),
-        ("url", pa.string()),
-        ("source", pa.string()),
-        ("lang", pa.string()),
-        ("lang_score", pa.float64()),
-        ("minhash_cluster_size", pa.int64()),
-    ]
-)
 BROKEN = {
     "broken-empty": "",
     "broken-blank": "  \n\t\n ",
