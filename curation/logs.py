@@ -11,7 +11,10 @@ import sys
 
 from loguru import logger
 
-CONSOLE_FORMAT = "<level>{level: <8}</level> {message}"
+
+def CONSOLE_FORMAT(record) -> str:  # noqa: N802 - a loguru format; being a function, no traceback is appended
+    return "<level>{level: <8}</level> {message}\n"
+
 FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
 
 
@@ -34,7 +37,9 @@ def route_datatrove_logs(console_level: str = "WARNING") -> None:
     def add_task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
         console()
         logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
-        logger.add(logfile, level="DEBUG", format=FILE_FORMAT, colorize=False)
+        # catch=False: when the log file cannot be written (a full disk) the error reaches the caller, which
+        # reports it in one line, instead of loguru printing its own traceback
+        logger.add(logfile, level="DEBUG", format=FILE_FORMAT, colorize=False, catch=False)
         return logfile
 
     executor_base.add_task_logger = add_task_logger

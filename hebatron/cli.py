@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sys
 from pathlib import Path
@@ -377,8 +378,12 @@ def main() -> None:
     try:
         app()
     except (CurationError, CatalogError, RecipeError, LMTrainingError, CheckpointMismatch, HybridModelUnavailable,
-            FileNotFoundError, PermissionError, FileExistsError, ValueError) as e:
+            ValueError) as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise SystemExit(2) from None
+    except OSError as e:  # a missing or unwritable path, a full disk: say which file, no traceback
+        hint = " (disk full: free space and run the same command again to resume)" if e.errno == errno.ENOSPC else ""
+        err.print(f"[red]error:[/red] {e}{hint}", highlight=False)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted; run the same command again to resume")
