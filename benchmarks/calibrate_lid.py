@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import random
 
-from curation.config import QualityConfig
-from curation.language import LanguageID
-from curation.normalize import normalize_hebrew
-from curation.quality import hebrew_letter_share
-from hebatron.sample_crawl.sources import (
+from common.sources import (
     classical_hebrew_passages,
     english_paragraphs,
     hand_written,
     htb_train_sentences,
 )
+from curation.config import QualityConfig
+from curation.language import LanguageID
+from curation.normalize import normalize_hebrew
+from curation.quality import hebrew_letter_share
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 

@@ -89,8 +89,8 @@ def split_warc(warc: Path, out_dir: Path, parts: int) -> Path:
 
 
 def main() -> None:
-    from curation.evaluate import evaluate
     from hebatron.sample_crawl import build_sample_crawl
+    from hebatron.sample_crawl.evaluate import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crawl", type=Path, help="folder with crawl.warc.gz and labels.jsonl")

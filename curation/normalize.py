@@ -21,15 +21,14 @@ from typing import Literal
 
 from datatrove.pipeline.formatters.base import BaseFormatter
 
+from common.text import BIDI_MARKS, CANTILLATION, GERESH, GERSHAYIM, NIQQUD_CODEPOINTS, ZERO_WIDTH
+
 NiqqudPolicy = Literal["keep", "strip"]
 
-BIDI_MARKS = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
-_DELETE = {ord(c): None for c in BIDI_MARKS + ZERO_WIDTH}
-_DELETE.update({cp: None for cp in range(0x0591, 0x05B0)})  # cantillation
-_GERESH = {0x05F3: "'", 0x05F4: '"'}
-# vowel points, dagesh, shin/sin dots, rafe, qamats qatan; the upper dot (U+05C4) and lower dot (U+05C5)
-NIQQUD = {cp: None for cp in [*range(0x05B0, 0x05BE), 0x05BF, 0x05C1, 0x05C2, 0x05C4, 0x05C5, 0x05C7]}
+_DELETE = {ord(c): None for c in BIDI_MARKS | ZERO_WIDTH}
+_DELETE.update({cp: None for cp in CANTILLATION})
+_GERESH = {ord(GERESH): "'", ord(GERSHAYIM): '"'}
+NIQQUD = {cp: None for cp in NIQQUD_CODEPOINTS}
 
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -46,10 +45,6 @@ def normalize_hebrew(text: str, niqqud: NiqqudPolicy = "keep") -> str:
     text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     # NFKC once more: deleting marks can leave a base letter + combining sequence that now composes
     return unicodedata.normalize("NFKC", text)
-
-
-def is_hebrew_letter(ch: str) -> bool:
-    return "\u05d0" <= ch <= "\u05ea"
 
 
 class HebrewNormalizer(BaseFormatter):

@@ -12,7 +12,6 @@ so running the same command again skips finished tasks and resumes the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.exact_dedup import (
@@ -33,6 +32,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
 
+from common.layout import RunLayout
 from curation.config import CurationConfig
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
@@ -49,20 +49,6 @@ class Stage:
     name: str
     pipeline: list[PipelineStep]
     tasks: int
-
-
-@dataclass(frozen=True, slots=True)
-class RunLayout:
-    """Where a run keeps its files."""
-
-    run_dir: Path
-
-    @property
-    def work(self) -> Path:
-        return self.run_dir / ".work"
-
-    def path(self, *parts: str) -> str:
-        return str(self.work.joinpath(*parts))
 
 
 def dedup_content(doc) -> str:
@@ -137,5 +123,5 @@ def build_stages(config: CurationConfig, layout: RunLayout, data_folder: str, pa
         ]
     else:
         stages.append(Stage("write", [JsonlReader(unique), final_writer], tasks))
-    stages.append(Stage("publish", [Publish(str(layout.run_dir), layout.path("out"))], 1))
+    stages.append(Stage("publish", [Publish(str(layout.root), layout.path("out"))], 1))
     return stages

@@ -17,7 +17,8 @@ from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetition
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
-from curation.normalize import NIQQUD, is_hebrew_letter
+from common.text import is_hebrew_letter
+from curation.normalize import NIQQUD
 from curation.words import HEBREW_WORDS
 
 # FineWeb-2 heb_Hebr stop words (configs/heb_Hebr.yml)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -14,15 +13,17 @@ from typing import Literal
 
 from loguru import logger
 
+from common.errors import HebatronError
+from common.files import RunLocked, run_lock, write_json_atomic
+from common.layout import RunLayout
 from curation.config import CurationConfig
-from curation.files import write_json_atomic
-from curation.pipeline import RunLayout, Stage, build_stages
+from curation.pipeline import Stage, build_stages
 from curation.readers import INPUT_SUFFIXES, input_format
 
 Executor = Literal["local", "ray", "slurm"]
 
 
-class CurationError(RuntimeError):
+class CurationError(HebatronError, RuntimeError):
     """A problem the user can fix (bad input paths, a run directory in use or holding another run)."""
 
 
@@ -57,18 +58,12 @@ def discover_inputs(inputs: list[Path]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """One curation at a time per run directory: a second one refuses instead of corrupting the first."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CurationError(f"{run_dir} is in use by another hebatron command (lock {run_dir / '.lock'}); "
-                                "wait for it to finish or use another -o") from None
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield
+def _locked(run_dir: Path) -> Iterator[None]:
+    try:
+        with run_lock(run_dir):
+            yield
+    except RunLocked as e:
+        raise CurationError(str(e)) from None
 
 
 def _check_same_run(layout: RunLayout, plan: dict) -> None:
@@ -78,7 +73,7 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         previous = json.loads(plan_file.read_text())
         if previous != plan:
             changed = sorted(k for k in plan if previous.get(k) != plan[k])
-            raise CurationError(f"{layout.run_dir} already holds a curation with other {', '.join(changed)}; "
+            raise CurationError(f"{layout.root} already holds a curation with other {', '.join(changed)}; "
                                 "use a new -o directory (or delete this one) to curate something else")
     else:
         write_json_atomic(plan_file, plan)
@@ -154,7 +149,7 @@ def curate(inputs: list[Path], run_dir: Path, config: CurationConfig | None = No
     plan = {"inputs": [str(f) for f in files], "tasks": n_tasks,
             "config_sha256": hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str)
                                             .encode()).hexdigest()}
-    with run_lock(run_dir):
+    with _locked(run_dir):
         layout.work.mkdir(parents=True, exist_ok=True)
         _check_same_run(layout, plan)
         if (run_dir / "stats.json").exists() and (layout.work / "logs" / "publish" / "completions").exists():

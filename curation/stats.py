@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from curation.files import write_json_atomic
+from common.files import write_json_atomic
 from curation.output import STEP_ORDER
 
 

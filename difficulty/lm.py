@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from curation.files import file_sha256
+from common.files import file_sha256
 from difficulty.corpus import CorpusSource, describe_sources, htb_sentences, iter_texts
 from difficulty.normalize import normalize_lines
 

@@ -28,8 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.files import write_json_atomic
-from curation.run import run_lock
+from common.files import run_lock, write_json_atomic
 from curation.stats import write_stats
 from difficulty.phases import Cutoffs, DifficultyConfig, assign_phases, compute_cutoffs
 from difficulty.scorer import DocumentScorer, KenLMScorer, UnscorableDocument

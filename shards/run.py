@@ -34,10 +34,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from loguru import logger
 
-from curation.run import run_lock
+from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
+from common.progress import progress_bar
 from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
 from shards.config import ShardConfig
-from shards.io import file_sha256, progress_bar, staging_dir, swap_into_place, write_json_atomic
 from shards.mix import PhaseDraw, draw_anchors, shuffle_positions
 from shards.spill import ShuffleWriter
 from shards.tokenizer import TextTokenizer, load_tokenizer, train_bpe

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shards.io import file_sha256
+from common.files import file_sha256
 
 __all__ = ["SHARD_SCHEMA", "ShuffleWriter"]
 

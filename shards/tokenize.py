@@ -25,8 +25,9 @@ import numpy as np
 import pyarrow.parquet as pq
 from loguru import logger
 
-from curation.run import run_lock
-from shards.io import file_sha256, progress_bar, staging_dir, swap_into_place, write_json_atomic
+from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
+from common.progress import progress_bar
+from common.sources import heldout_hebrew_documents
 from shards.tokenizer import TextTokenizer, load_tokenizer
 
 __all__ = ["ROLES", "TokenizeError", "read_manifest", "tokenize_run"]
@@ -95,19 +96,6 @@ def _tokenize_phase(shard_dir: Path, files: list[dict], tok: TextTokenizer, pref
     for role, builder in builders.items():
         builder.finalize(f"{prefixes[role]}.idx")
     return counts
-
-
-HELDOUT_HEBREW_SENTENCES_PER_DOC = 10
-
-
-def heldout_hebrew_documents() -> list[str]:
-    """Held-out Hebrew for evaluation: the HTB treebank's dev and test splits (never used to train or tune
-    anything here), as documents of ten consecutive sentences."""
-    from difficulty.corpus import htb_sentences
-
-    sents = [s.text for split in ("dev", "test") for s in htb_sentences(split)]
-    n = HELDOUT_HEBREW_SENTENCES_PER_DOC
-    return [" ".join(sents[i:i + n]) for i in range(0, len(sents), n)]
 
 
 def _write_dataset(prefix: Path, texts: list[str], tok: TextTokenizer, dtype) -> dict:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from shards.io import file_sha256
+from common.files import file_sha256
 
 __all__ = ["EOD_CANDIDATES", "EOD_TOKEN", "HFTokenizer", "SentencePieceTokenizer", "TextTokenizer",
            "TokenizerError", "load_tokenizer", "train_bpe"]

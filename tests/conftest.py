@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def htb_train() -> list[str]:
-    from hebatron.sample_crawl.sources import htb_train_sentences
+    from common.sources import htb_train_sentences
 
     return [s.text for s in htb_train_sentences()]
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hebatron.sample_crawl import compose, sources, variants
+from common import sources
+from hebatron.sample_crawl import compose, variants
 from hebatron.sample_crawl.compose import Body
 from hebatron.sample_crawl.pages import Page, encode, render
 from hebatron.sample_crawl.plan import EXPECTED, N_NEWS_RANGE, NEWS_SITE_LIST, PageSpec, Planner

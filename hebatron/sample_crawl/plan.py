@@ -10,7 +10,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hebatron.sample_crawl import compose, sources, variants
+from common import sources
+from hebatron.sample_crawl import compose, variants
 from hebatron.sample_crawl.compose import Body
 from hebatron.sample_crawl.pages import (
     ARABIC_SITE,

@@ -7,8 +7,8 @@ import sys
 import duckdb
 import pytest
 
-from curation.evaluate import evaluate
 from curation.run import CurationError, curate, run_lock
+from hebatron.sample_crawl.evaluate import evaluate
 from tests.curation.helpers import html_page, write_jsonl, write_warc
 
 

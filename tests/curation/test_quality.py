@@ -74,8 +74,8 @@ def test_hebrew_letter_share():
 def test_pointed_and_traditional_text_judged_on_content_not_form():
     from datatrove.pipeline.filters import FineWebQualityFilter
 
+    from common.sources import aramaic_passages, classical_hebrew_passages
     from curation.normalize import normalize_hebrew
-    from hebatron.sample_crawl.sources import aramaic_passages, classical_hebrew_passages
 
     passages = [p for p in classical_hebrew_passages()[:300] + aramaic_passages()[:300] if len(p.units) >= 3]
     docs = [doc(normalize_hebrew("\n".join(p.units))) for p in passages]

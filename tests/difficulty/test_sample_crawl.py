@@ -9,9 +9,9 @@ import shutil
 import duckdb
 import pytest
 
-from curation.evaluate import read_labels
 from difficulty.run import score_run
 from difficulty.scorer import KenLMScorer
+from hebatron.sample_crawl.evaluate import read_labels
 
 
 @pytest.fixture(scope="module")

