@@ -142,22 +142,23 @@ def has_suffix(name: str, suffixes: Iterable[str]) -> bool:
 
 
 def expand_files(paths: Iterable[Path | str], suffixes: Iterable[str], *, what: str = "input",
-                 strict: bool = True) -> list[Path]:
+                 empty_folder: str | None = None, strict: bool = True) -> list[Path]:
     """The files named by PATHS, in the order given: a file is taken as it is (with ``strict``, only if it
     has one of SUFFIXES), a folder gives its files with one of SUFFIXES (recursively, sorted). Duplicates
-    are dropped. Raises ``InputError`` naming the path that does not exist or the folder with no such file."""
+    are dropped. ``InputError`` names a path that does not exist (``"<what> not found: PATH"``), a file of
+    another kind, and (when EMPTY_FOLDER names the folder, e.g. ``"anchor folder"``) a folder without such files."""
     suffixes = tuple(s.lower() for s in suffixes)
     listed = ", ".join(suffixes)
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and has_suffix(p.name, suffixes))
-            if not found:
-                raise InputError(f"{path}: {what} folder holds no {listed} files")
+            if not found and empty_folder:
+                raise InputError(f"{path}: {empty_folder} holds no {listed} files")
             files += found
         elif path.is_file():
             if strict and not has_suffix(path.name, suffixes):
-                raise InputError(f"{path}: unsupported {what} file (expected one of {listed})")
+                raise InputError(f"{path}: unsupported {what} (expected one of {listed})")
             files.append(path)
         else:
             raise InputError(f"{what} not found: {path}")

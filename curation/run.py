@@ -14,11 +14,11 @@ from typing import Literal
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import RunLocked, run_lock, write_json_atomic
+from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic
 from common.layout import RunLayout
 from curation.config import CurationConfig
 from curation.pipeline import Stage, build_stages
-from curation.readers import INPUT_SUFFIXES, input_format
+from curation.readers import INPUT_SUFFIXES
 
 Executor = Literal["local", "ray", "slurm"]
 
@@ -41,16 +41,10 @@ class SlurmOptions:
 
 def discover_inputs(inputs: list[Path]) -> list[Path]:
     """Input files, sorted: the files given plus the known kinds found in the folders given."""
-    files: list[Path] = []
-    for path in inputs:
-        if not path.exists():
-            raise CurationError(f"input not found: {path}")
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and input_format(p.name))
-        elif input_format(path.name):
-            files.append(path)
-        else:
-            raise CurationError(f"{path}: unsupported input (expected one of {', '.join(INPUT_SUFFIXES)})")
+    try:
+        files = expand_files(inputs, INPUT_SUFFIXES, what="input")
+    except InputError as e:
+        raise CurationError(str(e)) from None
     files = sorted({p.resolve() for p in files})
     if not files:
         raise CurationError(f"no input files ({', '.join(INPUT_SUFFIXES)}) in {', '.join(map(str, inputs))}")

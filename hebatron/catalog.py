@@ -10,9 +10,11 @@ from pathlib import Path
 
 import duckdb
 
+from common.errors import HebatronError
 
-class CatalogError(RuntimeError):
-    pass
+
+class CatalogError(HebatronError, RuntimeError):
+    """A run without the files a query needs, or a query DuckDB refuses."""
 
 
 def _sql_str(path: Path) -> str:

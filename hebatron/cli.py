@@ -1,8 +1,12 @@
-"""The `hebatron` command line. Each command parses its options, calls one library function, prints."""
+"""The `hebatron` command line. Each command parses its options, calls one stage function, prints.
+
+Commands import only what they run, so `hebatron --help` and `hebatron sql` start in well under a second.
+Also the entry point for distributed training: `torchrun --nproc_per_node N -m hebatron train ...`.
+"""
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import errno
 import json
 import sys
@@ -10,26 +14,38 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="From raw Hebrew web text to an easy-to-hard MoE pretraining curriculum.")
-console = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True, soft_wrap=True)
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Configured once: warnings and errors on stderr (everything with --verbose); datatrove's per-task
-    logs still go to RUN/.work/logs/."""
-    from curation.logs import route_datatrove_logs
-
-    route_datatrove_logs("INFO" if verbose else "WARNING")
+def say(message: str) -> None:
+    """A progress line on stderr (stdout stays for results)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False) -> None:
-    setup_logging(verbose)
+    from common.logs import configure
+
+    configure(verbose)
+
+
+def _numbers(text: str | None, flag: str, n: int, example: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n:
+        raise typer.BadParameter(f"{flag} takes {n} numbers, e.g. {example} (got {text!r})")
+    return values
+
+
+def _replace(config, **changes):
+    """CONFIG with the options the user gave (None = not given)."""
+    return dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})
 
 
 @app.command("sample-crawl")
@@ -40,13 +56,11 @@ def sample_crawl(
 ) -> None:
     """Write a realistic small Hebrew crawl (WARC of HTML pages) built from real offline text, with labels."""
     from hebatron.sample_crawl import build_sample_crawl
+    from hebatron.tables import console, print_rows
 
     crawl = build_sample_crawl(out, n_news=n_news, seed=seed, progress=True)
     console.print(f"wrote {crawl.warc_path} and {crawl.labels_path}")
-    table = Table("kind", "pages")
-    for kind, n in sorted(crawl.counts.items()):
-        table.add_row(kind, str(n))
-    console.print(table)
+    print_rows(["kind", "pages"], sorted(crawl.counts.items()))
 
 
 @app.command()
@@ -65,13 +79,14 @@ def curate(
     from curation.run import SlurmOptions
     from curation.run import curate as run_curate
     from hebatron.recipes import load_recipe
+    from hebatron.tables import console, print_funnel
 
     if executor not in ("local", "ray", "slurm"):
         raise typer.BadParameter(f"--executor must be local, ray or slurm, not {executor!r}")
     cfg = load_recipe(recipe).curation
     slurm = SlurmOptions(partition=slurm_partition, time=slurm_time, dry_run=dry_run,
                          venv_path=str(Path(sys.prefix) / "bin" / "activate"))
-    err.print(f"curating {len(inputs)} input(s) into {out} ({executor}, {workers} worker(s))")
+    say(f"curating {len(inputs)} input(s) into {out} ({executor}, {workers} worker(s))")
     result = run_curate(inputs, out, cfg, executor=executor, workers=workers, tasks=tasks, slurm=slurm,
                         progress=workers == 1 and executor == "local")
     if "sbatch_scripts" in result:
@@ -87,19 +102,6 @@ def curate(
     print_funnel(result)
 
 
-def print_funnel(stats: dict) -> None:
-    table = Table("step", "docs in", "docs out", "dropped", "chars in", "chars out", title="Curation funnel")
-    for row in stats["funnel"]:
-        table.add_row(row["step"], f"{row['documents_in']:,}", f"{row['documents_out']:,}", f"{row['dropped']:,}",
-                      f"{row['characters_in']:,}", f"{row['characters_out']:,}")
-    console.print(table)
-    reasons = Table("filter_reason", "documents", "characters", title="Drops per reason")
-    for row in stats["drop_reasons"]:
-        reasons.add_row(row["filter_reason"], f"{row['documents']:,}", f"{row['characters']:,}")
-    console.print(reasons)
-    console.print(f"curated {stats['curated_documents']:,} of {stats['input_documents']:,} input records")
-
-
 @app.command("train-lm")
 def train_lm(
     corpus: Annotated[list[Path], typer.Argument(help="Text (.txt, one document per line), .jsonl or .parquet "
@@ -111,8 +113,9 @@ def train_lm(
 ) -> None:
     """Train a CCNet-style reference LM: SentencePiece unigram + KenLM modified Kneser-Ney n-gram."""
     from difficulty.lm import train_reference_lm
+    from hebatron.tables import console
 
-    err.print(f"training the reference LM on {len(corpus)} source(s)")
+    say(f"training the reference LM on {len(corpus)} source(s)")
     model = train_reference_lm(corpus, out, vocab_size=vocab_size, order=order, overwrite=overwrite)
     info = json.loads((model / "model.json").read_text())
     console.print(f"wrote {model}: {json.dumps(info.get('training_data', {}), ensure_ascii=False)}")
@@ -128,42 +131,13 @@ def score(
     cutoffs: Annotated[str | None, typer.Option(help="Fixed perplexity cuts instead, e.g. 1320,1830.")] = None,
 ) -> None:
     """Add `perplexity` and `phase` (1 easy .. 3 hard) to every curated document; write RUN/cutoffs.json."""
-    import dataclasses
-
     from difficulty.run import score_run
     from hebatron.recipes import load_recipe
+    from hebatron.tables import print_phases
 
-    cfg = load_recipe(recipe).difficulty
-    if percentiles:
-        cfg = dataclasses.replace(cfg, percentiles=_pair(percentiles, "--percentiles"))
-    if cutoffs:
-        cfg = dataclasses.replace(cfg, cutoffs=_pair(cutoffs, "--cutoffs"))
-    result = score_run(run, lm_dir=lm, config=cfg, progress=True)
-    print_phases(result)
-
-
-def _pair(text: str, flag: str) -> tuple[float, float]:
-    try:
-        low, high = (float(x) for x in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"{flag} takes two numbers, e.g. 33,66 (got {text!r})") from None
-    return low, high
-
-
-def print_phases(cut: dict) -> None:
-    c = cut["cutoffs"]
-    how = (f"percentiles {c['percentiles'][0]:g}/{c['percentiles'][1]:g} ({c['weight']}-weighted)"
-           if c["method"] == "percentiles" else "fixed")
-    table = Table("phase", "docs", "chars", "tokens", "char share", "ppl min", "ppl median", "ppl max",
-                  title=f"Phases: cutoffs {c['low']:.1f} / {c['high']:.1f}, {how}")
-    for k, p in sorted(cut["phases"].items()):
-        table.add_row(k, f"{p['documents']:,}", f"{p['characters']:,}", f"{p['tokens']:,}",
-                      f"{p['character_share']:.3f}", *(f"{p[f'perplexity_{m}']:.1f}" if p[f"perplexity_{m}"]
-                                                       is not None else "" for m in ("min", "median", "max")))
-    console.print(table)
-    excluded = cut["documents"].get("excluded") or {}
-    if excluded:
-        console.print("not scored: " + ", ".join(f"{r} {n}" for r, n in excluded.items()))
+    cfg = _replace(load_recipe(recipe).difficulty, percentiles=_numbers(percentiles, "--percentiles", 2, "33,66"),
+                   cutoffs=_numbers(cutoffs, "--cutoffs", 2, "1320,1830"), lm_dir=lm)
+    print_phases(score_run(run, config=cfg, progress=True))
 
 
 @app.command()
@@ -181,36 +155,14 @@ def shard(
                                                         "tokens with (default: train a bilingual BPE).")] = None,
 ) -> None:
     """Write per-phase Parquet shards mixed with English anchors, RUN/shards/manifest.json and RUN/tokenizer/."""
-    import dataclasses
-
     from hebatron.recipes import load_recipe
-    from shards import shard_run
+    from hebatron.tables import print_shards
+    from shards.run import shard_run
 
     r = load_recipe(recipe)
-    changes = {k: v for k, v in {"shard_rows": shard_rows, "seed": seed, "tokenizer": tokenizer}.items()
-               if v is not None}
-    if anchor_ratio:
-        try:
-            changes["anchor_ratio"] = tuple(float(x) for x in anchor_ratio.split(","))
-        except ValueError:
-            raise typer.BadParameter(f"--anchor-ratio takes three numbers, e.g. 0.3,0.2,0.1 "
-                                     f"(got {anchor_ratio!r})") from None
-    if allow_repeat:
-        changes["allow_repeat"] = True
-    cfg = dataclasses.replace(r.shards, **changes)
-    manifest = shard_run(run, anchor, cfg, recipe={"name": r.name, "shards": dataclasses.asdict(cfg)},
-                         progress=True)
-    print_shards(manifest)
-
-
-def print_shards(manifest: dict) -> None:
-    table = Table("phase", "files", "he docs", "he tokens", "anchor docs", "anchor tokens", "repeated",
-                  "anchor share", title=f"Shards (tokenizer {manifest['tokenizer']['name']})")
-    for k, p in sorted(manifest["phases"].items()):
-        table.add_row(k, str(len(p["files"])), f"{p['hebrew']['documents']:,}", f"{p['hebrew']['tokens']:,}",
-                      f"{p['anchor']['documents']:,}", f"{p['anchor']['tokens']:,}", f"{p['anchor']['repeated']:,}",
-                      f"{p['anchor_ratio']:.3f}")
-    console.print(table)
+    cfg = _replace(r.shards, shard_rows=shard_rows, seed=seed, tokenizer=tokenizer, allow_repeat=allow_repeat or None,
+                   anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"))
+    print_shards(shard_run(run, anchor, cfg, recipe_name=r.name, progress=True))
 
 
 @app.command()
@@ -219,22 +171,17 @@ def tokenize(
     tokenizer: Annotated[Path | None, typer.Option(help="Where the manifest's tokenizer file is, if moved.")] = None,
 ) -> None:
     """Write Megatron token files RUN/tokens/phase-k/{hebrew,anchor}.{bin,idx} and held-out eval sets."""
-    from shards import tokenize_run
+    from hebatron.tables import print_tokens
+    from shards.tokenize import tokenize_run
 
-    summary = tokenize_run(run, tokenizer=tokenizer, progress=True)
-    table = Table("dataset", "documents", "tokens", title=f"Megatron token files ({summary['dtype']})")
-    for k, p in sorted(summary["phases"].items()):
-        for role in ("hebrew", "anchor"):
-            table.add_row(f"phase-{k}/{role}", f"{p[role]['documents']:,}", f"{p[role]['tokens']:,}")
-    for lang, e in summary["eval"].items():
-        table.add_row(f"eval/{lang}", f"{e['documents']:,}", f"{e['tokens']:,}")
-    console.print(table)
+    print_tokens(tokenize_run(run, tokenizer=tokenizer, progress=True))
 
 
 @app.command()
 def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     """The curation funnel (documents and characters per step) and drops per reason, read through DuckDB."""
     from hebatron.catalog import query
+    from hebatron.tables import print_funnel, print_phases, print_shards
 
     funnel_cols, funnel = query(run, "SELECT * FROM stats")
     _, reasons = query(run, "SELECT filter_reason, documents, characters FROM drop_reasons")
@@ -256,39 +203,36 @@ def sql(
     query_text: Annotated[str, typer.Argument(metavar="SQL", help="Any SQL over the run's views.")],
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """Run SQL over the views curated, excluded, stats, drop_reasons."""
+    """Run SQL over the views curated, excluded, stats, drop_reasons, step_stats, shards."""
     from hebatron.catalog import query
 
     columns, rows = query(run, query_text)
     if fmt == "csv":
+        import csv
+
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         writer.writerows(rows)
     elif fmt == "json":
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False, default=str))
     else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        console.print(table)
+        from hebatron.tables import print_rows
+
+        print_rows(columns, rows)
 
 
-def _quiet_megatron() -> None:
-    import warnings
-
-    warnings.filterwarnings("ignore", message=".*Transformer Engine and Apex are not installed.*")
-    warnings.filterwarnings("ignore", message="Apex is not installed")
-    warnings.filterwarnings("ignore", message="full scope is deprecated")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
-
-def _train_config(recipe: str, **overrides):
-    import dataclasses
-
+def _train_recipe(recipe: str, **overrides):
     from hebatron.recipes import load_recipe
 
     r = load_recipe(recipe)
-    return r, dataclasses.replace(r.train, **{k: v for k, v in overrides.items() if v is not None})
+    return r, _replace(r.train, **overrides)
+
+
+def _write_summary(path: Path | None, summary: dict) -> None:
+    if path is not None:
+        from common.files import write_json_atomic
+
+        write_json_atomic(path, summary)
 
 
 @app.command()
@@ -303,17 +247,19 @@ def train(
     tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
+    summary: Annotated[Path | None, typer.Option(help="Also write the run's summary as JSON here.")] = None,
 ) -> None:
-    """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each)."""
-    _quiet_megatron()
+    """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each).
+    Distributed: `torchrun --nproc_per_node N -m hebatron train ...`."""
     from train.loop import train_run
 
-    r, cfg = _train_config(recipe, order=order, seed=seed, steps_per_phase=steps_per_phase, tensor_parallel=tp,
+    r, cfg = _train_recipe(recipe, order=order, seed=seed, steps_per_phase=steps_per_phase, tensor_parallel=tp,
                            pipeline_parallel=pp, expert_parallel=ep)
-    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=err.print)
+    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print)
+    _write_summary(summary, result)
     if result["status"] == "already_finished":
-        console.print(f"{out}: training already finished; nothing to do")
-    console.print(f"final: {json.dumps(result.get('final'))}  metrics: {Path(out) / 'metrics.jsonl'}")
+        print(f"{out}: training already finished; nothing to do")
+    print(f"final: {json.dumps(result.get('final'))}  metrics: {Path(out) / 'metrics.jsonl'}")
 
 
 @app.command()
@@ -321,19 +267,20 @@ def ablate(
     run: Annotated[Path, typer.Argument(help="A tokenized run directory.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Ablation directory.")],
     orders: Annotated[str, typer.Option(help="Comma-separated orders.")] = "forward,reversed,shuffled",
-    seeds: Annotated[int, typer.Option(help="Seeds per order.")] = 3,
+    seeds: Annotated[int, typer.Option(help="Seeds per order, from the recipe's seed on.")] = 3,
     recipe: Annotated[str, typer.Option(help="Model recipe.")] = "tiny-moe",
     steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+    summary: Annotated[Path | None, typer.Option(help="Also write the ablation's summary as JSON here.")] = None,
 ) -> None:
     """The curriculum ablation: final he_loss/en_loss mean ± std per order, with a plot."""
-    _quiet_megatron()
     from train.ablate import ablate as run_ablation
 
-    r, cfg = _train_config(recipe, steps_per_phase=steps_per_phase)
-    run_ablation(run, out, orders=orders.split(","), seeds=seeds, model=r.model, train=cfg, recipe_name=r.name,
-                 echo=err.print)
-    console.print((Path(out) / "ablation.md").read_text())
-    console.print(f"plot: {(Path(out) / 'ablation.png').resolve()}")
+    r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase)
+    result = run_ablation(run, out, orders=orders.split(","), seeds=seeds, model=r.model, train=cfg,
+                          recipe_name=r.name, echo=print)
+    _write_summary(summary, result)
+    print((Path(out) / "ablation.md").read_text())
+    print(f"plot: {(Path(out) / 'ablation.png').resolve()}")
 
 
 @app.command("run")
@@ -344,9 +291,9 @@ def run_all(
     """Everything the recipe says, in order: sample crawl, curate, score, shard, tokenize, train, report."""
     from hebatron.recipes import load_recipe
     from hebatron.runner import run_recipe
+    from hebatron.tables import console
 
-    _quiet_megatron()
-    result = run_recipe(load_recipe(recipe), out, say=err.print)
+    result = run_recipe(load_recipe(recipe), out, say=say)
     stats(out)
     if "report" in result:
         console.print(f"report: {Path(result['report']).resolve()}")
@@ -363,32 +310,31 @@ def report(
     from hebatron.report import write_report
 
     path = write_report(run, train_dirs=train_dir or [], ablation_dir=ablation, out=out)
-    console.print(f"report: {path.resolve()}")
+    print(f"report: {path.resolve()}")
 
 
 def main() -> None:
     """Entry point: known errors become one line on stderr and exit code 2, never a traceback."""
-    from curation.run import CurationError
-    from difficulty.lm import LMTrainingError
-    from hebatron.catalog import CatalogError
-    from hebatron.recipes import RecipeError
-    from train.checkpoint import CheckpointMismatch
-    from train.megatron_glue import HybridModelUnavailable
+    from typer._click.exceptions import ClickException  # typer vendors its own click
+    from typer.exceptions import Abort
+
+    from common.errors import HebatronError
 
     try:
-        app()
-    except (CurationError, CatalogError, RecipeError, LMTrainingError, CheckpointMismatch, HybridModelUnavailable,
-            ValueError) as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        code = app(standalone_mode=False)  # typer turns Ctrl-C into exit code 130, returned here
+    except ClickException as e:  # a usage error: the usage line and what was wrong
+        e.show()
+        raise SystemExit(e.exit_code) from None
+    except (HebatronError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as e:  # a missing or unwritable path, a full disk: say which file, no traceback
         hint = " (disk full: free space and run the same command again to resume)" if e.errno == errno.ENOSPC else ""
-        err.print(f"[red]error:[/red] {e}{hint}", highlight=False)
+        print(f"error: {e}{hint}", file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; run the same command again to resume")
-        raise SystemExit(130) from None
-
-
-if __name__ == "__main__":
-    main()
+    except (KeyboardInterrupt, Abort):
+        code = 130
+    if code == 130:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+    if code:
+        raise SystemExit(code)

@@ -11,7 +11,7 @@ _EXPORTS = {
     "AnchorError": "shards.anchors", "discover_anchors": "shards.anchors", "write_sample_anchors": "shards.anchors",
     "ShardConfig": "shards.config", "AnchorPoolTooSmall": "shards.mix", "MixError": "shards.mix",
     "RunNotScoredError": "shards.run", "shard_run": "shards.run", "TokenizeError": "shards.tokenize",
-    "read_manifest": "shards.tokenize", "tokenize_run": "shards.tokenize", "TextTokenizer": "shards.tokenizer",
+    "read_manifest": "common.layout", "tokenize_run": "shards.tokenize", "TextTokenizer": "shards.tokenizer",
     "TokenizerError": "shards.tokenizer", "load_tokenizer": "shards.tokenizer",
 }
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -23,14 +22,17 @@ from typing import Literal
 
 import pyarrow.parquet as pq
 
+from common.errors import HebatronError
+from common.files import InputError, expand_files, write_bytes_atomic
+from common.layout import BATCH_ROWS
+
 __all__ = ["ANCHOR_SUFFIXES", "AnchorError", "AnchorFile", "discover_anchors", "iter_anchor_batches",
            "write_sample_anchors"]
 
 ANCHOR_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
-BATCH_ROWS = 1024
 
 
-class AnchorError(ValueError):
+class AnchorError(HebatronError, ValueError):
     """An anchor file that is missing, empty, unreadable or without text: the message names it."""
 
 
@@ -43,7 +45,7 @@ class AnchorFile:
 
 
 def _suffix(name: str) -> str | None:
-    return next((s for s in ANCHOR_SUFFIXES if name.endswith(s)), None)
+    return next((s for s in ANCHOR_SUFFIXES if name.lower().endswith(s)), None)
 
 
 def discover_anchors(paths: list[Path]) -> list[AnchorFile]:
@@ -51,19 +53,10 @@ def discover_anchors(paths: list[Path]) -> list[AnchorFile]:
     if not paths:
         raise AnchorError("no anchor files given: pass --anchor FILE_OR_FOLDER "
                           f"({', '.join(ANCHOR_SUFFIXES)} with a 'text' field)")
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if not path.exists():
-            raise AnchorError(f"anchor file not found: {path}")
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p.name))
-            if not found:
-                raise AnchorError(f"{path}: anchor folder holds no {', '.join(ANCHOR_SUFFIXES)} files")
-            files += found
-        elif _suffix(path.name):
-            files.append(path)
-        else:
-            raise AnchorError(f"{path}: unsupported anchor file (expected {', '.join(ANCHOR_SUFFIXES)})")
+    try:
+        files = expand_files(paths, ANCHOR_SUFFIXES, what="anchor file", empty_folder="anchor folder")
+    except InputError as e:
+        raise AnchorError(str(e)) from None
     out: list[AnchorFile] = []
     seen_paths: set[Path] = set()
     used: set[str] = set()
@@ -184,7 +177,5 @@ def write_sample_anchors(out_path: Path) -> Path:
     data = lines.encode("utf-8")
     if out_path.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out_path)
+    write_bytes_atomic(out_path, data)
     return out_path

@@ -24,13 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.errors import HebatronError
+
 __all__ = ["RATIO_TOLERANCE", "AnchorPoolTooSmall", "MixError", "PhaseDraw", "anchor_target", "draw_anchors",
            "shuffle_positions"]
 
 RATIO_TOLERANCE = 0.02
 
 
-class MixError(ValueError):
+class MixError(HebatronError, ValueError):
     """The anchor mixture cannot be realized as configured."""
 
 

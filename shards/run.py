@@ -34,7 +34,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from loguru import logger
 
+from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
+from common.freshness import check_fresh, record_inputs
+from common.layout import BATCH_ROWS, PHASES
 from common.progress import progress_bar
 from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
 from shards.config import ShardConfig
@@ -44,12 +47,10 @@ from shards.tokenizer import TextTokenizer, load_tokenizer, train_bpe
 
 __all__ = ["PHASES", "RunNotScoredError", "scored_files", "shard_run"]
 
-PHASES = (1, 2, 3)
-BATCH_ROWS = 1024
 PLAN_VERSION = 2
 
 
-class RunNotScoredError(FileNotFoundError):
+class RunNotScoredError(HebatronError, FileNotFoundError):
     """The run has no scored curated documents (no ``phase`` column or no ``cutoffs.json``)."""
 
 
@@ -273,18 +274,22 @@ def _role(documents: int, characters: int, tokens: int, repeated: int) -> dict:
 
 
 def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = None, *,
-              recipe: dict | None = None, progress: bool = True) -> dict:
+              recipe: dict | None = None, recipe_name: str | None = None, progress: bool = True) -> dict:
     """Write ``RUN/shards/phase-{1,2,3}/part-*.parquet`` (Hebrew + anchors, shuffled), ``RUN/shards/manifest.json``
     and ``RUN/tokenizer/``; returns the manifest. Raises ``RunNotScoredError``, ``AnchorError``,
     ``AnchorPoolTooSmall`` / ``MixError``, ``TokenizerError`` (all name the file or say what to change)."""
     run_dir = Path(run_dir).resolve()
     config = config or ShardConfig()
+    if recipe is None and recipe_name is not None:
+        recipe = {"name": recipe_name, "shards": asdict(config)}
     files = scored_files(run_dir)
     anchor_files = discover_anchors([Path(a) for a in anchors])
     with run_lock(run_dir):
+        check_fresh(run_dir, "shard")
         plan = _plan(files, anchor_files, run_dir, config, recipe)
         if (manifest := _existing(run_dir, plan)) is not None:
             logger.info(f"{run_dir / 'shards'}: already up to date")
+            record_inputs(run_dir, "shard", [*files, run_dir / "cutoffs.json"])
             return manifest
         cutoffs = json.loads((run_dir / "cutoffs.json").read_text(encoding="utf-8")).get("cutoffs")
         n_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
@@ -333,4 +338,5 @@ def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = N
             write_json_atomic(out / "plan.json", plan)
             swap_into_place(staging / "tokenizer", run_dir / "tokenizer")
             swap_into_place(out, run_dir / "shards")
+            record_inputs(run_dir, "shard", [*files, run_dir / "cutoffs.json"])
     return manifest

@@ -25,26 +25,20 @@ import numpy as np
 import pyarrow.parquet as pq
 from loguru import logger
 
+from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
+from common.freshness import check_fresh, record_inputs
+from common.layout import BATCH_ROWS, ROLES, read_manifest
 from common.progress import progress_bar
 from common.sources import heldout_hebrew_documents
 from shards.tokenizer import TextTokenizer, load_tokenizer
 
 __all__ = ["ROLES", "TokenizeError", "read_manifest", "tokenize_run"]
 
-ROLES = ("hebrew", "anchor")
-BATCH_ROWS = 1024
 
 
-class TokenizeError(ValueError):
+class TokenizeError(HebatronError, ValueError):
     """The shards, manifest or tokenizer do not fit together; the message says what to re-run."""
-
-
-def read_manifest(run_dir: Path) -> dict:
-    path = run_dir / "shards" / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `hebatron shard {run_dir} --anchor ANCHOR...` first")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _tokenizer(run_dir: Path, manifest: dict, override: Path | None) -> TextTokenizer:
@@ -148,9 +142,12 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
     manifest = read_manifest(run_dir)
     manifest_sha = file_sha256(run_dir / "shards" / "manifest.json")
     with run_lock(run_dir):
+        check_fresh(run_dir, "tokenize")
         tok = _tokenizer(run_dir, manifest, tokenizer)
+        reads = [run_dir / "shards" / "manifest.json"]
         if (summary := _existing(run_dir, manifest_sha)) is not None:
             logger.info(f"{run_dir / 'tokens'}: already up to date")
+            record_inputs(run_dir, "tokenize", reads)
             return summary
         dtype = DType.optimal_dtype(tok.vocab_size)
         n_files = sum(len(p["files"]) for p in manifest["phases"].values())
@@ -180,4 +177,5 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
                        "manifest_sha256": manifest_sha}
             write_json_atomic(staging / "tokens.json", summary)
             swap_into_place(staging, run_dir / "tokens")
+            record_inputs(run_dir, "tokenize", reads)
     return summary

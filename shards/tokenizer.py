@@ -11,12 +11,12 @@ deterministic for the same texts in the same order.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from common.files import file_sha256
+from common.errors import HebatronError
+from common.files import file_sha256, write_text_atomic
 
 __all__ = ["EOD_CANDIDATES", "EOD_TOKEN", "HFTokenizer", "SentencePieceTokenizer", "TextTokenizer",
            "TokenizerError", "load_tokenizer", "train_bpe"]
@@ -26,7 +26,7 @@ EOD_TOKEN = "<|endoftext|>"
 EOD_CANDIDATES = (EOD_TOKEN, "<|end_of_text|>", "</s>", "<eos>", "<|eos|>", "[EOS]")
 
 
-class TokenizerError(ValueError):
+class TokenizerError(HebatronError, ValueError):
     """A tokenizer file that cannot be used (unknown kind, unreadable, no end-of-document token)."""
 
 
@@ -126,7 +126,5 @@ def train_bpe(texts: Iterable[str], out: Path, *, vocab_size: int, name: str) ->
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(tok.to_str(pretty=True), encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, tok.to_str(pretty=True))
     return HFTokenizer(out, name=name)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.files import atomic_path, atomic_write, write_json_atomic, write_text_atomic
+from common.layout import ORDERS
 from train.config import ModelConfig, TrainConfig
 from train.metrics import read_metrics
 
 __all__ = ["ablate"]
 
-ORDERS = ("forward", "reversed", "shuffled")
 
 
 def ablate(run_dir: Path, out_dir: Path, *, orders: Sequence[str] = ORDERS, seeds: int | Sequence[int] = 3,
@@ -50,7 +50,7 @@ def ablate(run_dir: Path, out_dir: Path, *, orders: Sequence[str] = ORDERS, seed
     table = [_row(order, [r for r in runs if r["order"] == order]) for order in orders]
     result = {"orders": list(orders), "seeds": seed_list, "runs": runs, "table": table,
               "model": dataclasses.asdict(model), "train": dataclasses.asdict(train)}
-    (out_dir / "ablation.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    write_json_atomic(out_dir / "ablation.json", result)
     _write_table(out_dir, table, len(seed_list))
     result["plot"] = _plot(out_dir, runs, table)
     if result["plot"] is None:
@@ -72,8 +72,8 @@ def _write_table(out_dir: Path, table: list[dict], n_seeds: int) -> None:
     for row in table:
         lines.append(f"| {row['order']} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
                      f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |")
-    (out_dir / "ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with (out_dir / "ablation.csv").open("w", newline="", encoding="utf-8") as f:
+    write_text_atomic(out_dir / "ablation.md", "\n".join(lines) + "\n")
+    with atomic_write(out_dir / "ablation.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
         writer.writeheader()
         writer.writerows(table)
@@ -109,6 +109,7 @@ def _plot(out_dir: Path, runs: list[dict], table: list[dict]) -> str | None:
     bars.legend()
     fig.tight_layout()
     path = out_dir / "ablation.png"
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return str(path)

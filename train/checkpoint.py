@@ -20,12 +20,15 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from common.errors import HebatronError
+from common.files import write_json_atomic
+
 __all__ = ["CheckpointMismatch", "Completed", "completed_slots", "save_phase", "load_phase", "MARKER"]
 
 MARKER = "hebatron.json"
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(HebatronError, ValueError):
     """A checkpoint in TRAIN_DIR was written by another recipe or configuration."""
 
 
@@ -110,7 +113,7 @@ def save_phase(train_dir: Path, phase: int, model, optimizer, scheduler, info: d
     dist.barrier()
     if is_writer:
         marker = tmp / MARKER
-        marker.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        write_json_atomic(marker, info)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     dist.barrier()

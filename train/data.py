@@ -13,20 +13,21 @@ order, cut into three slots of ``steps_per_phase`` steps.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import layout
+from common.errors import HebatronError
+from common.files import file_sha256
+from common.layout import PHASES, phase_order
 from train.config import ModelConfig, TrainConfig
 
 __all__ = ["MissingTokensError", "TokenizerInfo", "PhaseData", "read_manifest", "manifest_sha256", "phase_order",
            "build_phases", "build_eval_sets"]
 
-PHASES = (1, 2, 3)
 
 
-class MissingTokensError(FileNotFoundError):
+class MissingTokensError(HebatronError, FileNotFoundError):
     """The run has no (or incomplete) token files; the message names the path and what to run."""
 
 
@@ -73,14 +74,11 @@ def read_manifest(run_dir: Path) -> dict:
     if not tokens.is_dir():
         raise MissingTokensError(f"{tokens} not found: this run has no token files; "
                                  f"run `hebatron tokenize {run_dir}` first")
-    path = run_dir / "shards" / "manifest.json"
-    if not path.is_file():
-        raise MissingTokensError(f"{path} not found: run `hebatron shard {run_dir}` and "
-                                 f"`hebatron tokenize {run_dir}` first")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise MissingTokensError(f"{path}: not valid JSON ({e}); re-run `hebatron shard {run_dir}`") from None
+        manifest = layout.read_manifest(run_dir)
+    except layout.MissingStageOutput as e:
+        raise MissingTokensError(str(e)) from None
+    path = run_dir / "shards" / "manifest.json"
     for k in PHASES:
         if str(k) not in manifest.get("phases", {}):
             raise MissingTokensError(f"{path}: phase {k} is missing from 'phases'; re-run `hebatron shard {run_dir}`")
@@ -88,7 +86,7 @@ def read_manifest(run_dir: Path) -> dict:
 
 
 def manifest_sha256(run_dir: Path) -> str:
-    return hashlib.sha256((run_dir / "shards" / "manifest.json").read_bytes()).hexdigest()
+    return file_sha256(run_dir / "shards" / "manifest.json")
 
 
 def _prefix(run_dir: Path, *parts: str) -> str:
@@ -118,11 +116,6 @@ def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, fl
     if not blend:
         raise MissingTokensError(f"{run_dir / 'tokens' / f'phase-{phase}'}: no documents to train on")
     return blend
-
-
-def phase_order(order: str) -> list[int]:
-    """The phases in training order (the ``shuffled`` slots keep the labels 1, 2, 3)."""
-    return [3, 2, 1] if order == "reversed" else [1, 2, 3]
 
 
 def _gpt_config(model: ModelConfig, train: TrainConfig, tokenizer: TokenizerInfo, cache: Path | None, **blend):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from common.freshness import check_fresh
 from train import checkpoint, data
 from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.metrics import MetricsLog, flops_per_token, peak_flops, read_metrics
@@ -35,8 +36,10 @@ def train_run(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: Trai
     ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
     ``megatron_glue.HybridModelUnavailable`` (a Mamba hybrid without CUDA) and ``ValueError`` (settings that
     do not fit the world size)."""
+    _quiet_megatron_warnings()
     run_dir, train_dir = Path(run_dir).resolve(), Path(train_dir).resolve()
     manifest = data.read_manifest(run_dir)
+    check_fresh(run_dir, "train")
     data_sha = data.manifest_sha256(run_dir)
     tokenizer = data.TokenizerInfo.from_manifest(manifest, run_dir / "shards" / "manifest.json", data_sha)
     fingerprint = config_fingerprint(recipe_name, model, train, manifest["tokenizer"], data_sha)
@@ -59,6 +62,17 @@ def train_run(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: Trai
                       model=model, train=train, recipe_name=recipe_name, echo=echo)
     finally:
         distributed.shutdown()
+
+
+def _quiet_megatron_warnings() -> None:
+    """megatron-core warns at import that Transformer Engine and Apex are absent (expected on CPU), and about
+    deprecations that are not ours to fix."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*Transformer Engine and Apex are not installed.*")
+    warnings.filterwarnings("ignore", message="Apex is not installed")
+    warnings.filterwarnings("ignore", message="full scope is deprecated")
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world, *, model, train,

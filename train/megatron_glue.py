@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 import torch.nn.functional as F
 
+from common.errors import HebatronError
 from train.config import ModelConfig, TrainConfig
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ Backend = Literal["local", "te"]
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class HybridModelUnavailable(RuntimeError):
+class HybridModelUnavailable(HebatronError, RuntimeError):
     """A hybrid (Mamba) recipe cannot be built here."""
 
 

@@ -9,11 +9,11 @@ back to what the checkpoint covers, so a re-run never duplicates records.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
+from common.files import write_text_atomic
 from train.config import ModelConfig
 
 __all__ = ["MetricsLog", "read_metrics", "flops_per_token", "peak_flops"]
@@ -49,9 +49,7 @@ class MetricsLog:
             kept = [r for r in read_metrics(path)
                     if (r.get("kind") == "train" and r.get("step", 0) <= keep_until_step)
                     or (r.get("kind") == "eval" and r.get("after_phase") in keep_phases)]
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-            os.replace(tmp, path)
+            write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict) -> None:
         if not self.enabled:

@@ -67,13 +67,15 @@ def other_recipe(tmp_path_factory) -> Path:
 
 
 def run_train(*args: str | Path, torchrun: int | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """``python -m train ARGS`` (or under ``torchrun --nproc_per_node N``) in a subprocess: checkpointing
-    spawns a helper that re-imports the main module, which pytest's is not made for."""
+    """``python -m hebatron train ARGS`` (or ``ablate ARGS``; or under ``torchrun --nproc_per_node N``) in a
+    subprocess: checkpointing spawns a helper that re-imports the main module, which pytest's is not made for."""
     if torchrun:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(torchrun),
-               "--master_port", str(29500 + os.getpid() % 1000), "-m", "train"]
+               "--master_port", str(29500 + os.getpid() % 1000), "-m", "hebatron"]
     else:
-        cmd = [sys.executable, "-m", "train"]
+        cmd = [sys.executable, "-m", "hebatron"]
+    if not args or args[0] != "ablate":
+        cmd.append("train")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run([*cmd, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)

@@ -1,4 +1,4 @@
-"""End to end through ``python -m train``: three phases, checkpoints, metrics, determinism, resumption,
+"""End to end through ``python -m hebatron train``: three phases, checkpoints, metrics, determinism, resumption,
 no-op on a finished run, refusal of another recipe's checkpoints, a clear error without tokens, and
 expert parallelism over two gloo processes with torchrun."""
 
