@@ -1,4 +1,4 @@
-"""The curation funnel, computed with DuckDB from the run's own Parquet files and saved as RUN/stats.json.
+"""The curation funnel, computed from the run's own Parquet files and saved as RUN/stats.json.
 
 Every input record is either in `curated` or in `excluded` with the step that dropped it, so the funnel
 is exact: the documents entering a step are those kept plus those dropped at this or a later step.
@@ -11,29 +11,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from common.files import write_json_atomic
+from common.layout import BATCH_ROWS
 from curation.output import STEP_ORDER
 
 
-def _parquet_glob(run_dir: Path, name: str) -> str | None:
+def _files(run_dir: Path, name: str) -> list[Path]:
     folder = run_dir / name
-    return str(folder / "*.parquet") if folder.is_dir() and any(folder.glob("*.parquet")) else None
+    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def _text_chars(batch) -> int:
+    return int(pc.sum(pc.utf8_length(batch.column("text"))).as_py() or 0)
 
 
 def compute_funnel(run_dir: Path) -> dict:
-    con = duckdb.connect()
-    kept_glob, excl_glob = _parquet_glob(run_dir, "curated"), _parquet_glob(run_dir, "excluded")
-    kept_docs, kept_chars = (0, 0)
-    if kept_glob:
-        kept_docs, kept_chars = con.sql(
-            f"SELECT count(*), coalesce(sum(length(text)), 0) FROM read_parquet('{kept_glob}')").fetchall()[0]
-    reasons: list[tuple[str, int, int]] = []
-    if excl_glob:
-        reasons = con.sql(
-            f"SELECT filter_reason, count(*), coalesce(sum(length(text)), 0) FROM read_parquet('{excl_glob}') "
-            "GROUP BY filter_reason ORDER BY count(*) DESC, filter_reason").fetchall()
+    kept_docs = kept_chars = 0
+    for path in _files(run_dir, "curated"):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["text"]):
+            kept_docs += batch.num_rows
+            kept_chars += _text_chars(batch)
+    counts: dict[str, list[int]] = {}
+    for path in _files(run_dir, "excluded"):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["filter_reason", "text"]):
+            lengths = pc.fill_null(pc.utf8_length(batch.column("text")), 0).to_pylist()
+            for reason, n in zip(batch.column("filter_reason").to_pylist(), lengths, strict=True):
+                entry = counts.setdefault(reason or "unknown", [0, 0])
+                entry[0] += 1
+                entry[1] += n
+    reasons = sorted(((r, n, c) for r, (n, c) in counts.items()), key=lambda x: (-x[1], x[0]))
 
     def step_of(reason: str) -> str:
         return reason.split(":", 1)[0]

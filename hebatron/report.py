@@ -11,11 +11,14 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 from pathlib import Path
 
-import duckdb
 import matplotlib
+
+from common.files import write_text_atomic
+from common.freshness import check_fresh
+from common.layout import PHASES, MissingStageOutput
+from hebatron.catalog import query, view_sources
 
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -47,11 +50,6 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
-def _parquet(run: Path, name: str) -> str | None:
-    folder = run / name
-    return f"'{folder}/*.parquet'" if folder.is_dir() and any(folder.glob("*.parquet")) else None
-
-
 def funnel_section(run: Path) -> str:
     stats = json.loads((run / "stats.json").read_text())
     funnel = stats["funnel"]
@@ -71,10 +69,9 @@ def funnel_section(run: Path) -> str:
 
 
 def language_section(run: Path) -> str:
-    sources = [s for s in (_parquet(run, "curated"), _parquet(run, "excluded")) if s]
-    union = " UNION ALL ".join(f"SELECT lang, lang_score FROM read_parquet({s}, union_by_name=true)"
-                               for s in sources)
-    rows = duckdb.sql(f"SELECT lang, lang_score FROM ({union}) WHERE lang_score IS NOT NULL").fetchall()
+    views = [v for v in ("curated", "excluded") if v in view_sources(run)]
+    union = " UNION ALL ".join(f"SELECT lang, lang_score FROM {v}" for v in views)
+    _, rows = query(run, f"SELECT lang, lang_score FROM ({union}) WHERE lang_score IS NOT NULL")
     if not rows:
         return ""
     fig, ax = plt.subplots(figsize=(8, 3))
@@ -90,16 +87,15 @@ def language_section(run: Path) -> str:
 
 def perplexity_section(run: Path) -> str:
     cut = json.loads((run / "cutoffs.json").read_text())
-    rows = duckdb.sql(f"SELECT perplexity, phase FROM read_parquet({_parquet(run, 'curated')}) "
-                      "WHERE perplexity IS NOT NULL").fetchall()
+    _, rows = query(run, "SELECT perplexity, phase FROM curated WHERE perplexity IS NOT NULL")
     import numpy as np
 
     ppl = np.array([r[0] for r in rows])
     phase = np.array([r[1] for r in rows])
     fig, ax = plt.subplots(figsize=(8, 3.2))
     bins = np.logspace(np.log10(max(ppl.min(), 1e-3)), np.log10(ppl.max() * 1.01), 50)
-    ax.hist([ppl[phase == k] for k in (1, 2, 3)], bins=bins, stacked=True,
-            color=[PHASE_COLOURS[k] for k in (1, 2, 3)], label=[f"phase {k}" for k in (1, 2, 3)])
+    ax.hist([ppl[phase == k] for k in PHASES], bins=bins, stacked=True,
+            color=[PHASE_COLOURS[k] for k in PHASES], label=[f"phase {k}" for k in PHASES])
     c = cut["cutoffs"]
     for x in (c["low"], c["high"]):
         ax.axvline(x, color="black", linestyle="--", linewidth=1)
@@ -195,7 +191,8 @@ def write_report(run: Path, *, train_dirs: list[Path] | None = None, ablation_di
     """Writes RUN/report.html (or OUT); returns its path."""
     run = Path(run)
     if not (run / "stats.json").is_file():
-        raise FileNotFoundError(f"{run} has no curation results (stats.json); run `hebatron curate` first")
+        raise MissingStageOutput(f"{run} has no curation results (stats.json); run `hebatron curate` first")
+    check_fresh(run, "train", command="report")
     sections = [funnel_section(run), language_section(run)]
     if (run / "cutoffs.json").is_file():
         sections.append(perplexity_section(run))
@@ -210,7 +207,5 @@ def write_report(run: Path, *, train_dirs: list[Path] | None = None, ablation_di
             f"<style>{STYLE}</style></head><body><h1>Hebatron run report</h1>"
             f"<p class='muted'>{html.escape(str(run.resolve()))}</p>{''.join(sections)}</body></html>")
     out = out or run / "report.html"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, page)
     return out

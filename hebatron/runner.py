@@ -1,13 +1,13 @@
 """`hebatron run RECIPE -o RUN`: every stage in order, as the recipe's `run` section says.
 
 sample-crawl (when the inputs are `sample`) → curate → score (train-lm first when the recipe names a corpus)
-→ shard → tokenize → train → report. Each stage resumes on its own (finished work is skipped), so running the
-same command again continues where the last one stopped.
+→ shard → tokenize → train → report. It calls exactly the functions the single commands call, with the
+recipe's sections; each of them owns its resume check (finished work is skipped), so running the same command
+again continues where the last one stopped.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,14 +42,6 @@ class RunConfig:
             raise ValueError("run.inputs must name at least one crawl file or folder, or 'sample'")
         if self.workers < 1:
             raise ValueError(f"run.workers must be >= 1, got {self.workers}")
-
-
-def _scored(run_dir: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    files = sorted((run_dir / "curated").glob("*.parquet"))
-    return (run_dir / "cutoffs.json").is_file() and bool(files) and all(
-        "phase" in pq.ParquetFile(f).schema_arrow.names for f in files)
 
 
 def _paths(items: list[str], sample: Callable[[], Path]) -> list[Path]:
@@ -97,16 +89,14 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, say: Callable[[str], None] = pr
         if not (lm_dir / "model.json").is_file():
             stage(f"train-lm → {lm_dir}")
             train_reference_lm([Path(p) for p in cfg.reference_corpus], lm_dir)
-    if _scored(run_dir):
+    stage("score")
+    out["score"] = score_run(run_dir, lm_dir=lm_dir, config=recipe.difficulty, progress=True)
+    if out["score"].get("resumed"):
         stage("score: already done")
-    else:
-        stage("score")
-        out["score"] = score_run(run_dir, lm_dir=lm_dir, config=recipe.difficulty, progress=True)
 
     stage("shard")
     anchors = _paths(cfg.anchors, sample_anchors)
-    out["shard"] = shard_run(run_dir, anchors, recipe.shards, recipe={
-        "name": recipe.name, "shards": dataclasses.asdict(recipe.shards)}, progress=True)
+    out["shard"] = shard_run(run_dir, anchors, recipe.shards, recipe_name=recipe.name, progress=True)
     stage("tokenize")
     out["tokenize"] = tokenize_run(run_dir, progress=True)
 

@@ -11,8 +11,6 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import duckdb
-
 OTHER_LANGUAGES = ("yiddish", "arabic", "english")
 
 
@@ -26,8 +24,13 @@ def _rate(hits: int, total: int) -> float | None:
 
 
 def curated_ids(curated_glob: str) -> tuple[set[str], int]:
-    rows = duckdb.sql(f"SELECT id FROM read_parquet('{curated_glob}')").fetchall()
-    return {r[0] for r in rows}, len(rows)
+    """The ids of the curated Parquet files matching CURATED_GLOB (e.g. ``RUN/curated/*.parquet``)."""
+    import glob
+
+    import pyarrow.parquet as pq
+
+    ids = [i for f in sorted(glob.glob(curated_glob)) for i in pq.read_table(f, columns=["id"]).column(0).to_pylist()]
+    return set(ids), len(ids)
 
 
 def evaluate(curated_glob: str, labels_path: Path) -> dict:
