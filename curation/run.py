@@ -80,6 +80,9 @@ FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "
 
 def _executors(stages: list[Stage], layout: RunLayout, executor: Executor, workers: int,
                slurm: SlurmOptions | None):
+    from curation.logs import route_datatrove_logs
+
+    route_datatrove_logs()
     logs = layout.work / "logs"
     if executor == "local" and workers > 1:
         import multiprocess
