@@ -19,7 +19,7 @@ from common.sources import (
     hand_written,
     htb_train_sentences,
 )
-from curation.config import QualityConfig
+from curation.config import LanguageConfig, QualityConfig
 from curation.language import LanguageID
 from curation.normalize import normalize_hebrew
 from curation.quality import hebrew_letter_share
@@ -44,7 +44,7 @@ def labelled(seed: int = 0) -> tuple[dict[str, list[str]], dict[str, list[str]]]
 
 
 def main() -> None:
-    lid = LanguageID(threshold=0.0)
+    lid = LanguageID(LanguageConfig(threshold=0.0))
     positives, negatives = labelled()
 
     def he_scores(texts: list[str]) -> list[float]:

@@ -1,10 +1,51 @@
-"""Typed configuration of the curation pipeline. Defaults are FineWeb-2's `heb_Hebr` settings, with the
-language-ID threshold re-calibrated for fastText lid.176 and the Hebrew fixes described in quality.py."""
+"""Typed configuration of the curation pipeline; every default lives here, once.
+
+Defaults are FineWeb-2's `heb_Hebr` settings (`configs/heb_Hebr.yml`), with the language-ID threshold
+re-calibrated for fastText lid.176 and the Hebrew fixes described in quality.py. Each step takes its config
+object (`LanguageID(config.language)`) and, built without one, uses these defaults. This module imports
+neither datatrove nor NeMo-Curator, so recipes load fast.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+#: NeMo-Curator heuristic filters by name in recipes -> "module:Class", imported only when used.
+NEMO_FILTERS: dict[str, str] = {
+    "non_alpha_numeric": "curation.nemo:HebrewNonAlphaNumericFilter",
+    "symbols_to_words": "nemo_curator.stages.text.filters.heuristic.string:SymbolsToWordsFilter",
+    "numbers": "nemo_curator.stages.text.filters.heuristic.string:NumbersFilter",
+    "urls": "nemo_curator.stages.text.filters.heuristic.string:UrlsFilter",
+    "white_space": "nemo_curator.stages.text.filters.heuristic.string:WhiteSpaceFilter",
+    "parentheses": "nemo_curator.stages.text.filters.heuristic.string:ParenthesesFilter",
+    "long_word": "nemo_curator.stages.text.filters.heuristic.string:LongWordFilter",
+    "bullets": "nemo_curator.stages.text.filters.heuristic.string:BulletsFilter",
+    "ellipsis": "nemo_curator.stages.text.filters.heuristic.string:EllipsisFilter",
+}
+
+
+def nemo_filter_class(name: str) -> type:
+    """The NeMo-Curator filter class that recipes call `name` (imports NeMo-Curator)."""
+    if name not in NEMO_FILTERS:
+        raise ValueError(f"unknown NeMo-Curator filter {name!r}; known: {', '.join(sorted(NEMO_FILTERS))}")
+    module, _, attr = NEMO_FILTERS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def check_nemo_arguments(name: str, params: dict[str, Any]) -> None:
+    """A clear ValueError when `params` names an argument that the filter's `__init__` does not take."""
+    cls = nemo_filter_class(name)
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    known = [p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"quality.nemo.{name}: {cls.__name__} has no argument {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(known) or '(none)'}")
 
 
 def _check_fraction(owner: str, name: str, value: float | None) -> None:
@@ -35,6 +76,10 @@ class ExtractConfig:
     remove_symbol_lines: bool = True
     """Drop lines made only of punctuation (`|`, `»`, `***`): residue of menus and bylines in table layouts."""
 
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ValueError(f"extract.timeout_s must be positive, got {self.timeout_s}")
+
 
 @dataclass(kw_only=True, slots=True)
 class NormalizeConfig:
@@ -51,7 +96,8 @@ class LanguageConfig:
     keep: list[str] = field(default_factory=lambda: ["he"])
     """lid.176 labels to keep."""
     threshold: float = 0.8
-    """Minimum lid.176 score of a kept label (calibrated on labelled Hebrew/non-Hebrew text)."""
+    """Minimum lid.176 score of a kept label, calibrated by benchmarks/calibrate_lid.py on labelled
+    Hebrew/non-Hebrew text (FineWeb-2's 0.9 was set for GlotLID, which no package ships)."""
 
     def __post_init__(self) -> None:
         _check_fraction("language", "threshold", self.threshold)
@@ -62,75 +108,101 @@ class LanguageConfig:
 @dataclass(kw_only=True, slots=True)
 class GopherRepetitionConfig:
     dup_line_frac: float | None = 0.386
+    """Most lines that may be duplicates (FineWeb-2 heb_Hebr: 0.386)."""
     dup_para_frac: float | None = 0.3
+    """Most paragraphs that may be duplicates (Gopher's 0.3, as FineWeb-2)."""
     dup_line_char_frac: float | None = 0.2
+    """Most characters in duplicate lines (Gopher's 0.2, as FineWeb-2)."""
     dup_para_char_frac: float | None = 0.2
+    """Most characters in duplicate paragraphs (Gopher's 0.2, as FineWeb-2)."""
     top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.1, 3: 0.119, 4: 0.14})
+    """n -> most characters in the top n-gram (FineWeb-2 heb_Hebr: {2: 0.1, 3: 0.119, 4: 0.14})."""
     dup_n_grams: dict[int, float] = field(
         default_factory=lambda: {5: 0.192, 6: 0.174, 7: 0.156, 8: 0.143, 9: 0.13, 10: 0.12})
+    """n -> most characters in duplicate n-grams (FineWeb-2 heb_Hebr: 5: 0.192 ... 10: 0.12)."""
 
-    def kwargs(self) -> dict[str, Any]:
-        return {"dup_line_frac": self.dup_line_frac, "dup_para_frac": self.dup_para_frac,
-                "dup_line_char_frac": self.dup_line_char_frac, "dup_para_char_frac": self.dup_para_char_frac,
-                "top_n_grams": tuple(sorted(self.top_n_grams.items())),
-                "dup_n_grams": tuple(sorted(self.dup_n_grams.items()))}
+    def __post_init__(self) -> None:
+        for name in ("dup_line_frac", "dup_para_frac", "dup_line_char_frac", "dup_para_char_frac"):
+            _check_fraction("gopher_repetition", name, getattr(self, name))
+        for name in ("top_n_grams", "dup_n_grams"):
+            for n, frac in getattr(self, name).items():
+                if n < 1:
+                    raise ValueError(f"gopher_repetition.{name}: n-gram size must be >= 1, got {n}")
+                _check_fraction("gopher_repetition", f"{name}.{n}", frac)
 
 
 @dataclass(kw_only=True, slots=True)
 class FineWebQualityConfig:
     line_punct_thr: float = 0.3
+    """Least share of lines ending in punctuation (FineWeb-2 heb_Hebr: 0.3)."""
     short_line_thr: float = 0.67
+    """Most share of short lines (FineWeb's 0.67)."""
     char_duplicates_ratio: float = 0.01
+    """Most share of characters in duplicate lines (FineWeb's 0.01)."""
     new_line_ratio: float = 0.158
+    """Most newlines per word (FineWeb-2 heb_Hebr: 0.158)."""
 
-    def kwargs(self) -> dict[str, Any]:
-        return {"line_punct_thr": self.line_punct_thr, "short_line_thr": self.short_line_thr,
-                "char_duplicates_ratio": self.char_duplicates_ratio, "new_line_ratio": self.new_line_ratio}
+    def __post_init__(self) -> None:
+        for name in ("line_punct_thr", "short_line_thr", "char_duplicates_ratio"):
+            _check_fraction("fineweb_quality", name, getattr(self, name))
 
 
 @dataclass(kw_only=True, slots=True)
 class GopherQualityConfig:
     min_doc_words: int = 50
+    """Fewest words in a document (Gopher's 50)."""
     max_doc_words: int = 100_000
+    """Most words in a document (Gopher's 100,000)."""
     min_avg_word_length: float = 3
+    """Shortest mean word length (FineWeb-2 heb_Hebr: 3)."""
     max_avg_word_length: float = 9
+    """Longest mean word length (FineWeb-2 heb_Hebr: 9)."""
     min_alpha_words_ratio: float | None = 0.799
-    """Share of whitespace words with a letter (FineWeb-2's `max_non_alpha_words_ratio`)."""
+    """Least share of whitespace words with a letter (FineWeb-2 heb_Hebr's `max_non_alpha_words_ratio`
+    0.799, computed over whitespace words as Gopher defines it)."""
     min_stop_words: int = 2
+    """Fewest Hebrew stop words (FineWeb-2 heb_Hebr: 2, with its stop-word list)."""
 
     def __post_init__(self) -> None:
         _check_fraction("gopher_quality", "min_alpha_words_ratio", self.min_alpha_words_ratio)
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"min_doc_words": self.min_doc_words, "max_doc_words": self.max_doc_words,
-                "min_avg_word_length": self.min_avg_word_length, "max_avg_word_length": self.max_avg_word_length,
-                "min_alpha_words_ratio": self.min_alpha_words_ratio, "min_stop_words": self.min_stop_words}
+        if self.min_avg_word_length > self.max_avg_word_length:
+            raise ValueError(f"gopher_quality.min_avg_word_length ({self.min_avg_word_length}) exceeds "
+                             f"max_avg_word_length ({self.max_avg_word_length})")
 
 
-@dataclass(kw_only=True, slots=True)
-class QualityConfig:
-    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
-    fineweb_quality: FineWebQualityConfig = field(default_factory=FineWebQualityConfig)
-    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
-    nemo: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+def _nemo_defaults() -> dict[str, dict[str, Any]]:
+    return {
         "non_alpha_numeric": {"max_non_alpha_numeric_to_text_ratio": 0.25},
         "urls": {"max_url_to_text_ratio": 0.2},
         "numbers": {"max_number_to_text_ratio": 0.15},
         "white_space": {"max_white_space_ratio": 0.25},
         "parentheses": {"max_parentheses_ratio": 0.1},
         "long_word": {"max_word_length": 1000},
-    })
-    """NeMo-Curator heuristic filters by name, with their keyword arguments (see curation/nemo.py)."""
+    }
+
+
+@dataclass(kw_only=True, slots=True)
+class QualityConfig:
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    """Gopher repetition rules (FineWeb-2 heb_Hebr thresholds)."""
+    fineweb_quality: FineWebQualityConfig = field(default_factory=FineWebQualityConfig)
+    """FineWeb quality rules (FineWeb-2 heb_Hebr thresholds)."""
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    """Gopher quality rules (FineWeb-2 heb_Hebr thresholds, Hebrew stop words)."""
+    nemo: dict[str, dict[str, Any]] = field(default_factory=_nemo_defaults)
+    """NeMo-Curator heuristic filters by name (`NEMO_FILTERS`), with their keyword arguments; run in order."""
     min_hebrew_letter_share: float = 0.6
     """Hebrew letters among all letters; below this a document is `hebrew:letter_share`."""
 
     def __post_init__(self) -> None:
         _check_fraction("quality", "min_hebrew_letter_share", self.min_hebrew_letter_share)
-        from curation.nemo import NEMO_FILTERS
-
         unknown = sorted(set(self.nemo) - set(NEMO_FILTERS))
         if unknown:
             raise ValueError(f"quality.nemo: unknown filter(s) {unknown}; known: {sorted(NEMO_FILTERS)}")
+        defaults = _nemo_defaults()
+        for name, params in self.nemo.items():
+            if params and params != defaults.get(name):  # the defaults are checked by the tests, not per load
+                check_nemo_arguments(name, params)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -140,9 +212,13 @@ class DedupConfig:
     minhash: bool = True
     """Then MinHash near-duplicates (`minhash_duplicate`), one document kept per cluster."""
     n_grams: int = 5
+    """Word n-grams (shingles) hashed by MinHash (FineWeb-2: 5)."""
     num_buckets: int = 14
+    """LSH bands (FineWeb-2: 14)."""
     hashes_per_bucket: int = 8
+    """Hashes per band (FineWeb-2: 8); 14 x 8 puts the 50% match probability near Jaccard 0.72."""
     seed: int = 1
+    """Seed of the MinHash permutations."""
 
     def __post_init__(self) -> None:
         for name in ("n_grams", "num_buckets", "hashes_per_bucket"):
@@ -153,8 +229,14 @@ class DedupConfig:
 @dataclass(kw_only=True, slots=True)
 class CurationConfig:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
+    """How input records are read."""
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    """HTML main-text extraction."""
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    """Hebrew normalization."""
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    """Language identification."""
     quality: QualityConfig = field(default_factory=QualityConfig)
+    """Quality filters."""
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    """Exact and MinHash deduplication."""

@@ -15,17 +15,19 @@ from datatrove.pipeline.extractors.trafilatura import Trafilatura
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.typeshelper import StatHints
 
+from curation.config import ExtractConfig
 from curation.readers import EXCERPT_CHARS
 
 
 class HtmlExtractor(Trafilatura):
-    """trafilatura `extract` (precision mode, no comments, no tables' markup) with counted failures."""
+    """trafilatura `extract` (precision mode, no comments, no tables' markup) with counted failures; the time
+    limit and the precision mode come from the config."""
 
     name = "⛏ HTML extraction"
 
-    def __init__(self, *, timeout: float = 5.0, favour_precision: bool = True,
-                 exclusion_writer: DiskWriter | None = None):
-        super().__init__(favour_precision=favour_precision, timeout=timeout, deduplicate=True)
+    def __init__(self, config: ExtractConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
+        config = config or ExtractConfig()
+        super().__init__(favour_precision=config.favour_precision, timeout=config.timeout_s, deduplicate=True)
         self.exclusion_writer = exclusion_writer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:

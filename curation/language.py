@@ -23,7 +23,6 @@ from datatrove.utils.lid import FastTextLID
 from curation.config import LanguageConfig
 
 LID_ENV = "HEBATRON_LID_MODEL"
-DEFAULT_HE_THRESHOLD = LanguageConfig().threshold
 
 
 def lid_model_path() -> Path:
@@ -58,17 +57,17 @@ class LocalFT176(FastTextLID):
 
 
 class LanguageID(BaseFilter):
-    """Labels every document (`lang`, `lang_score`) and keeps those in `keep` above `threshold`."""
+    """Labels every document (`lang`, `lang_score`) and keeps the config's `keep` labels at or above its
+    `threshold`."""
 
     name = "🌍 Language ID (lid.176)"
 
-    def __init__(self, *, keep: tuple[str, ...] = ("he",), threshold: float = DEFAULT_HE_THRESHOLD,
-                 model_path: str | Path | None = None, exclusion_writer: DiskWriter | None = None):
+    def __init__(self, config: LanguageConfig | None = None, *, model_path: str | Path | None = None,
+                 exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"language threshold must be within [0, 1], got {threshold}")
-        self.keep = tuple(keep)
-        self.threshold = threshold
+        config = config or LanguageConfig()
+        self.keep = tuple(config.keep)
+        self.threshold = config.threshold
         self.predictor = LocalFT176(model_path or lid_model_path())
 
     def predict(self, text: str) -> tuple[str, float, dict[str, float]]:

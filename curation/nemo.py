@@ -17,6 +17,9 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from nemo_curator.stages.text.filters.doc_filter import DocumentFilter
 from nemo_curator.stages.text.filters.heuristic import string as nemo_string
 
+from curation.config import NEMO_FILTERS as NEMO_FILTER_PATHS
+from curation.config import check_nemo_arguments, nemo_filter_class
+
 _ALNUM_EXTRA = frozenset("\n?!,.")  # NeMo-Curator's own set: these count as "alphanumeric"
 
 
@@ -30,24 +33,16 @@ class HebrewNonAlphaNumericFilter(nemo_string.NonAlphaNumericFilter):
         return (len(text) - alnum) / len(text)
 
 
-# name in recipes -> NeMo-Curator filter class; thresholds are passed through as keyword arguments
-NEMO_FILTERS: dict[str, type[DocumentFilter]] = {
-    "non_alpha_numeric": HebrewNonAlphaNumericFilter,
-    "symbols_to_words": nemo_string.SymbolsToWordsFilter,
-    "numbers": nemo_string.NumbersFilter,
-    "urls": nemo_string.UrlsFilter,
-    "white_space": nemo_string.WhiteSpaceFilter,
-    "parentheses": nemo_string.ParenthesesFilter,
-    "long_word": nemo_string.LongWordFilter,
-    "bullets": nemo_string.BulletsFilter,
-    "ellipsis": nemo_string.EllipsisFilter,
-}
+# name in recipes -> filter class (the names and class paths live in curation.config); thresholds are passed
+# through as keyword arguments
+NEMO_FILTERS: dict[str, type[DocumentFilter]] = {name: nemo_filter_class(name) for name in NEMO_FILTER_PATHS}
 
 
 def build_nemo_filter(name: str, params: dict[str, Any] | None = None) -> DocumentFilter:
-    if name not in NEMO_FILTERS:
-        raise ValueError(f"unknown NeMo-Curator filter {name!r}; known: {', '.join(sorted(NEMO_FILTERS))}")
-    return NEMO_FILTERS[name](**(params or {}))
+    """The filter `name` with `params` (NeMo-Curator's own defaults where none are given)."""
+    params = params or {}
+    check_nemo_arguments(name, params)
+    return NEMO_FILTERS[name](**params)
 
 
 class NemoFilter(BaseFilter):

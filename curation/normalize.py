@@ -22,6 +22,7 @@ from typing import Literal
 from datatrove.pipeline.formatters.base import BaseFormatter
 
 from common.text import BIDI_MARKS, CANTILLATION, GERESH, GERSHAYIM, NIQQUD_CODEPOINTS, ZERO_WIDTH
+from curation.config import NormalizeConfig
 
 NiqqudPolicy = Literal["keep", "strip"]
 
@@ -48,15 +49,13 @@ def normalize_hebrew(text: str, niqqud: NiqqudPolicy = "keep") -> str:
 
 
 class HebrewNormalizer(BaseFormatter):
-    """datatrove formatter step that applies `normalize_hebrew` to every document."""
+    """datatrove formatter step that applies `normalize_hebrew` to every document, as the config says."""
 
     name = "🔤 Hebrew normalizer"
 
-    def __init__(self, niqqud: NiqqudPolicy = "keep"):
+    def __init__(self, config: NormalizeConfig | None = None):
         super().__init__()
-        if niqqud not in ("keep", "strip"):
-            raise ValueError(f"niqqud must be 'keep' or 'strip', got {niqqud!r}")
-        self.niqqud = niqqud
+        self.niqqud: NiqqudPolicy = (config or NormalizeConfig()).niqqud
 
     def format(self, text: str) -> str:
         return normalize_hebrew(text, self.niqqud)

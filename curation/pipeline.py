@@ -64,21 +64,17 @@ def filter_steps(config: CurationConfig, layout: RunLayout, data_folder: str, pa
         CrawlReader(data_folder, paths_file, max_doc_bytes=config.reader.max_doc_bytes,
                     text_key=config.reader.text_key, id_key=config.reader.id_key, doc_progress=progress),
         DropRejected(exclusion_writer=excluded_writer(out, "reader")),
-        HtmlExtractor(timeout=config.extract.timeout_s, favour_precision=config.extract.favour_precision,
-                      exclusion_writer=excluded_writer(out, "extraction")),
-        HebrewNormalizer(niqqud=config.normalize.niqqud),
+        HtmlExtractor(config.extract, exclusion_writer=excluded_writer(out, "extraction")),
+        HebrewNormalizer(config.normalize),
         *([SymbolLinesFormatter()] if config.extract.remove_symbol_lines else []),
-        LanguageID(keep=tuple(config.language.keep), threshold=config.language.threshold,
-                   exclusion_writer=excluded_writer(out, "language")),
-        HebrewGopherRepetition(exclusion_writer=excluded_writer(out, "gopher_repetition"),
-                               **q.gopher_repetition.kwargs()),
-        HebrewFineWebQuality(exclusion_writer=excluded_writer(out, "fineweb_quality"), **q.fineweb_quality.kwargs()),
-        HebrewGopherQuality(exclusion_writer=excluded_writer(out, "gopher_quality"), **q.gopher_quality.kwargs()),
+        LanguageID(config.language, exclusion_writer=excluded_writer(out, "language")),
+        HebrewGopherRepetition(q.gopher_repetition, exclusion_writer=excluded_writer(out, "gopher_repetition")),
+        HebrewFineWebQuality(q.fineweb_quality, exclusion_writer=excluded_writer(out, "fineweb_quality")),
+        HebrewGopherQuality(q.gopher_quality, exclusion_writer=excluded_writer(out, "gopher_quality")),
     ]
     for name, params in q.nemo.items():
         steps.append(NemoFilter(build_nemo_filter(name, params), exclusion_writer=excluded_writer(out, f"nemo_{name}")))
-    steps.append(HebrewLetterShare(min_share=q.min_hebrew_letter_share,
-                                   exclusion_writer=excluded_writer(out, "hebrew")))
+    steps.append(HebrewLetterShare(q, exclusion_writer=excluded_writer(out, "hebrew")))
     return steps
 
 

@@ -6,8 +6,10 @@ Drop reasons read `<step>:<rule>`, e.g. `gopher_quality:enough_stop_words`, `nem
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
@@ -18,6 +20,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from common.text import is_hebrew_letter
+from curation.config import FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, QualityConfig
 from curation.normalize import NIQQUD
 from curation.words import HEBREW_WORDS
 
@@ -27,6 +30,13 @@ HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם
 
 
 _QUALITY_VIEW = {**NIQQUD, 0x05BE: " "}
+
+
+def datatrove_kwargs(config: Any, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config's fields as datatrove keyword arguments; `{n: fraction}` maps become datatrove's sorted
+    `((n, fraction), ...)` tuples."""
+    kwargs = {k: v for k, v in dataclasses.asdict(config).items() if k not in drop}
+    return {k: tuple(sorted(v.items())) if isinstance(v, dict) else v for k, v in kwargs.items()}
 
 
 class _StepReasons:
@@ -57,8 +67,9 @@ class HebrewGopherRepetition(_StepReasons, GopherRepetitionFilter):
     name = "👯 Gopher repetition (he)"
     step = "gopher_repetition"
 
-    def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
-        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS, **thresholds)
+    def __init__(self, config: GopherRepetitionConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
+                         **datatrove_kwargs(config or GopherRepetitionConfig()))
 
 
 class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
@@ -68,9 +79,10 @@ class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
     name = "🍷 FineWeb quality (he)"
     step = "fineweb_quality"
 
-    def __init__(self, *, exclusion_writer: DiskWriter | None = None, **thresholds):
+    def __init__(self, config: FineWebQualityConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
-                         stop_chars=(*TERMINAL_PUNCTUATION, "\u05c3", ":"), **thresholds)
+                         stop_chars=(*TERMINAL_PUNCTUATION, "\u05c3", ":"),
+                         **datatrove_kwargs(config or FineWebQualityConfig()))
 
 
 _WS_WORD = re.compile(r"\S+")
@@ -96,11 +108,12 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
     step = "gopher_quality"
     strip_prefixes = ("gopher_",)
 
-    def __init__(self, *, exclusion_writer: DiskWriter | None = None, min_alpha_words_ratio: float | None = 0.799,
-                 stop_words: tuple[str, ...] = HEBREW_STOP_WORDS, **thresholds):
-        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
-                         max_non_alpha_words_ratio=None, stop_words=list(stop_words), **thresholds)
-        self.min_alpha_words_ratio = min_alpha_words_ratio
+    def __init__(self, config: GopherQualityConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
+        config = config or GopherQualityConfig()
+        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS, max_non_alpha_words_ratio=None,
+                         stop_words=list(HEBREW_STOP_WORDS),
+                         **datatrove_kwargs(config, drop=("min_alpha_words_ratio",)))
+        self.min_alpha_words_ratio = config.min_alpha_words_ratio
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         result = super().filter(doc)
@@ -120,13 +133,14 @@ def hebrew_letter_share(text: str) -> float:
 
 
 class HebrewLetterShare(BaseFilter):
-    """Drops documents whose letters are mostly not Hebrew (English pages with a Hebrew title, code...)."""
+    """Drops documents whose letters are mostly not Hebrew (English pages with a Hebrew title, code...);
+    the bar is the quality config's `min_hebrew_letter_share`."""
 
     name = "🔠 Hebrew letter share"
 
-    def __init__(self, *, min_share: float = 0.6, exclusion_writer: DiskWriter | None = None):
+    def __init__(self, config: QualityConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
         super().__init__(exclusion_writer)
-        self.min_share = min_share
+        self.min_share = (config or QualityConfig()).min_hebrew_letter_share
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         share = hebrew_letter_share(doc.text)

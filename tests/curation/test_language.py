@@ -1,5 +1,6 @@
 from datatrove.data import Document
 
+from curation.config import LanguageConfig
 from curation.language import LanguageID
 
 YIDDISH = "דער ייִדישער שרײַבער האָט געשריבן אַ נײַעם ראָמאַן וועגן דעם לעבן אין דער אַלטער היים."
@@ -18,7 +19,7 @@ def test_hebrew_kept_others_dropped_with_their_label(news_docs):
 
 
 def test_low_hebrew_score_is_its_own_reason():
-    lid = LanguageID(threshold=0.99)
+    lid = LanguageID(LanguageConfig(threshold=0.99))
     mixed = "שלום hello world this is mostly english with a little עברית"
     keep, reason = lid.filter(Document(text=mixed, id="m"))
     assert not keep and reason in ("language:en", "language:he_low_score")
