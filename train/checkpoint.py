@@ -7,7 +7,7 @@ resumption must match, the curriculum position and the evaluation after the phas
 
 ``dist_checkpointing.save`` starts a helper process with the ``spawn`` method, which re-imports the main
 script: the program that trains must keep its entry point under ``if __name__ == "__main__":`` (the
-``hebatron`` CLI and ``python -m train`` do).
+``hebatron`` CLI does, also under ``torchrun -m hebatron``).
 """
 
 from __future__ import annotations

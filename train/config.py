@@ -14,13 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from common.layout import ORDERS, PHASES, Order
+
 __all__ = ["ModelConfig", "TrainConfig", "HYBRID_SYMBOLS", "parse_hybrid_pattern", "config_fingerprint"]
 
 #: Megatron's hybrid layer symbols (``megatron.core.ssm.mamba_hybrid_layer_allocation.Symbols``).
 HYBRID_SYMBOLS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
 
 Activation = Literal["squared-relu", "swiglu", "gelu"]
-Order = Literal["forward", "reversed", "shuffled"]
 
 
 def parse_hybrid_pattern(pattern: str, num_layers: int | None = None) -> list[str]:
@@ -244,7 +245,7 @@ class TrainConfig:
         if self.global_batch_size % self.micro_batch_size:
             raise ValueError(f"train.global_batch_size ({self.global_batch_size}) must be a multiple of "
                              f"micro_batch_size ({self.micro_batch_size})")
-        _choice("train", "order", self.order, ("forward", "reversed", "shuffled"))
+        _choice("train", "order", self.order, ORDERS)
         _choice("train", "precision", self.precision, ("fp32", "bf16", "fp16"))
         _choice("train", "decay_style", self.decay_style, ("linear", "cosine", "exponential", "minus_sqrt"))
         for name in ("lr", "min_lr", "weight_decay", "clip_grad", "adam_eps", "warmup_fraction",
@@ -267,7 +268,7 @@ class TrainConfig:
     @property
     def total_steps(self) -> int:
         """Optimizer steps over the three phases."""
-        return 3 * self.steps_per_phase
+        return len(PHASES) * self.steps_per_phase
 
     def wsd_steps(self) -> tuple[int, int]:
         """(warmup steps, decay steps) of the schedule over ``total_steps``; warmup stays below the total."""
