@@ -14,7 +14,7 @@ from typing import Literal
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic
+from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic, write_text_atomic
 from common.layout import RunLayout
 from curation.config import CurationConfig
 from curation.pipeline import Stage, build_stages
@@ -153,7 +153,7 @@ def curate(inputs: list[Path], run_dir: Path, config: CurationConfig | None = No
             logger.info(f"{run_dir}: curation already complete")
             return json.loads((run_dir / "stats.json").read_text()) | {"resumed": "already complete"}
         paths_file = layout.work / "inputs.txt"
-        paths_file.write_text("\n".join(rel) + "\n")
+        write_text_atomic(paths_file, "\n".join(rel) + "\n")
         stages = build_stages(config, layout, str(root), str(paths_file), n_tasks, progress=progress)
         last = _executors(stages, layout, executor, workers, slurm)
         if executor == "slurm" and slurm and slurm.dry_run:

@@ -14,17 +14,15 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import pyarrow.parquet as pq
-
 from common.errors import HebatronError
 from common.files import InputError, expand_files, write_bytes_atomic
 from common.layout import BATCH_ROWS
+from common.records import RecordError, iter_text_batches
 
 __all__ = ["ANCHOR_SUFFIXES", "AnchorError", "AnchorFile", "discover_anchors", "iter_anchor_batches",
            "write_sample_anchors"]
@@ -77,74 +75,17 @@ def discover_anchors(paths: list[Path]) -> list[AnchorFile]:
     return out
 
 
-def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[tuple[list[int], list[str]]]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    records, texts = [], []
-    record = -1
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                record += 1
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise AnchorError(f"{path}:{lineno}: not a JSON object ({err.msg})") from None
-                if not isinstance(obj, dict):
-                    raise AnchorError(f"{path}:{lineno}: expected a JSON object with a 'text' field")
-                if "text" not in obj:
-                    raise AnchorError(f"{path}:{lineno}: record has no 'text' field "
-                                      f"(fields: {', '.join(sorted(obj)) or 'none'})")
-                text = obj["text"]
-                if text is not None and not isinstance(text, str):
-                    raise AnchorError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
-                if text and text.strip():
-                    records.append(record)
-                    texts.append(text)
-                if len(texts) >= batch_rows:
-                    yield records, texts
-                    records, texts = [], []
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:
-        raise AnchorError(f"{path}: cannot read anchor file ({err})") from None
-    if record < 0:
-        raise AnchorError(f"{path}: anchor file is empty (no records)")
-    if texts:
-        yield records, texts
-
-
-def _parquet_batches(path: Path, batch_rows: int) -> Iterator[tuple[list[int], list[str]]]:
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as err:  # pyarrow raises ArrowInvalid / OSError for non-Parquet bytes
-        raise AnchorError(f"{path}: not a readable Parquet file ({err})") from None
-    names = pf.schema_arrow.names
-    if "text" not in names:
-        raise AnchorError(f"{path}: anchor file has no 'text' column (columns: {', '.join(names)})")
-    if pf.metadata.num_rows == 0:
-        raise AnchorError(f"{path}: anchor file is empty (no rows)")
-    record = 0
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=["text"]):
-        records, texts = [], []
-        for text in batch.column(0).to_pylist():
-            if text is not None and not isinstance(text, str):
-                raise AnchorError(f"{path}: 'text' column must hold strings, got {type(text).__name__}")
-            if text and text.strip():
-                records.append(record)
-                texts.append(text)
-            record += 1
-        if texts:
-            yield records, texts
-
-
 def iter_anchor_batches(anchor: AnchorFile, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[list[int], list[str]]]:
     """``(record numbers, texts)`` batches of the file's usable records; raises ``AnchorError`` naming the
     file (and line) for a malformed file, and for one without any usable text."""
-    read = _parquet_batches if anchor.format == "parquet" else _jsonl_batches
     any_text = False
-    for records, texts in read(anchor.path, batch_rows):
-        any_text = True
-        yield records, texts
+    try:
+        for records, texts in iter_text_batches(anchor.path, batch_rows=batch_rows, what="anchor file",
+                                                allow_empty=False):
+            any_text = True
+            yield records, texts
+    except RecordError as e:
+        raise AnchorError(str(e)) from None
     if not any_text:
         raise AnchorError(f"{anchor.path}: anchor file holds no text (every 'text' is null or blank)")
 

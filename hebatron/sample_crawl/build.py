@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import sources
+from common.files import atomic_write
+from common.progress import progress_bar
 from hebatron.sample_crawl import compose, variants
 from hebatron.sample_crawl.compose import Body
 from hebatron.sample_crawl.pages import Page, encode, render
@@ -156,13 +158,9 @@ def build_sample_crawl(
     specs = planner.plan()
     renderer = _Renderer(planner)
     warc_path, labels_path = out_dir / "crawl.warc.gz", out_dir / "labels.jsonl"
-    if progress:
-        from tqdm import tqdm
-
-        specs = tqdm(specs, desc="sample crawl", unit="page")
     # written under temporary names and renamed at the end: a reader never sees half a crawl
-    warc_tmp, labels_tmp = warc_path.with_suffix(".gz.partial"), labels_path.with_suffix(".jsonl.partial")
-    with warc_tmp.open("wb") as wf, labels_tmp.open("w", encoding="utf-8") as lf:
+    with progress_bar(progress) as start, atomic_write(warc_path, "wb") as wf, atomic_write(labels_path) as lf:
+        advance = start("sample crawl", len(specs))
         writer = WARCWriter(wf, gzip=True, warc_version="1.1")
         _write_warcinfo(writer, seed, n_news)
         for i, spec in enumerate(specs):
@@ -198,8 +196,7 @@ def build_sample_crawl(
                 )
                 + "\n"
             )
-    warc_tmp.replace(warc_path)
-    labels_tmp.replace(labels_path)
+            advance(1)
     return SampleCrawl(warc_path, labels_path, dict(planner.counts))
 
 
