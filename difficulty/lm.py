@@ -44,7 +44,7 @@ __all__ = [
 
 FORMAT = "hebatron-reference-lm/1"
 #: Bump when the default model's recipe changes: a new name means a new cache entry.
-DEFAULT_LM_NAME = "htb-train-sp8k-kn5-v2"
+DEFAULT_LM_NAME = "htb-train-sp8k-kn5-v3"
 _ENCODE_BATCH = 8192
 
 
