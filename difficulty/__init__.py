@@ -9,7 +9,8 @@ phases cut at token-weighted percentiles of the run's own perplexities, phase 1 
 
 Modules: ``normalize`` (text normalization), ``corpus`` (training inputs, the HTB treebank), ``lm`` (train and
 locate reference LMs), ``scorer`` (``KenLMScorer``), ``step`` (the datatrove ``PerplexityScorer`` filter),
-``phases`` (cut-offs, ``DifficultyConfig``), ``run`` (``score_run`` over ``RUN/curated``).
+``phases`` (cut-offs, ``DifficultyConfig``), ``pipeline`` (scoring as datatrove stages: score, cut-offs, phases,
+publish), ``run`` (``score_run``: the resume check and the executor).
 Names are imported lazily: ``import difficulty`` does not load datatrove, KenLM or pyarrow.
 """
 
@@ -38,12 +39,15 @@ _EXPORTS = {
     "assign_phase": "difficulty.phases",
     "assign_phases": "difficulty.phases",
     "compute_cutoffs": "difficulty.phases",
+    "CuratedSchemaError": "difficulty.run",
     "RunNotCuratedError": "difficulty.run",
+    "ScoringError": "difficulty.run",
     "score_run": "difficulty.run",
 }
 
 __all__ = [
     "CCNET_HEBREW_CUTOFFS",
+    "CuratedSchemaError",
     "Cutoffs",
     "DifficultyConfig",
     "DocScore",
@@ -53,6 +57,7 @@ __all__ = [
     "LMTrainingError",
     "PerplexityScorer",
     "RunNotCuratedError",
+    "ScoringError",
     "UnscorableDocument",
     "assign_phase",
     "assign_phases",
@@ -78,7 +83,7 @@ if TYPE_CHECKING:
         assign_phases,
         compute_cutoffs,
     )
-    from difficulty.run import RunNotCuratedError, score_run
+    from difficulty.run import CuratedSchemaError, RunNotCuratedError, ScoringError, score_run
     from difficulty.scorer import DocScore, DocumentScorer, KenLMScorer, UnscorableDocument
     from difficulty.step import PerplexityScorer
 

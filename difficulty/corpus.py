@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from common.files import file_sha256
+from common.files import expand_files, file_sha256
 from common.sources import HTB_SPLIT_RANGES, htb_sentences
 
 __all__ = [
@@ -41,21 +41,9 @@ def _kind(path: Path) -> Literal["jsonl", "parquet", "text"]:
 
 
 def expand_corpus(paths: Iterable[Path]) -> list[Path]:
-    """Files named by ``paths``; a folder gives its ``.txt/.jsonl/.parquet`` files (recursively, sorted)."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(_KNOWN_SUFFIXES)
-            )
-            if not found:
-                raise FileNotFoundError(f"{path}: folder holds no .txt, .jsonl or .parquet files")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such corpus file or folder")
-    return files
+    """Files named by ``paths``; a folder gives its ``.txt/.jsonl/.parquet`` files (recursively, sorted). A file
+    named directly is read whatever its suffix (as plain text unless it looks like JSONL or Parquet)."""
+    return expand_files(paths, _KNOWN_SUFFIXES, what="corpus", strict=False)
 
 
 def _open_text(path: Path) -> io.TextIOBase:

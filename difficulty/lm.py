@@ -13,7 +13,6 @@ or CCNet's published one (``he.sp.model`` + ``he.arpa.bin``, from ``dl.fbaipubli
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
+
+from loguru import logger
 
 from common.files import file_sha256
 from difficulty.corpus import CorpusSource, describe_sources, htb_sentences, iter_texts
@@ -41,11 +42,9 @@ __all__ = [
     "train_reference_lm",
 ]
 
-log = logging.getLogger(__name__)
-
 FORMAT = "hebatron-reference-lm/1"
 #: Bump when the default model's recipe changes: a new name means a new cache entry.
-DEFAULT_LM_NAME = "htb-train-sp8k-kn5-v2"
+DEFAULT_LM_NAME = "htb-train-sp8k-kn5-v3"
 _ENCODE_BATCH = 8192
 
 
@@ -215,7 +214,7 @@ def _lmplz(pieces: Path, arpa: Path, order: int, memory: str, tmp: Path) -> bool
     except LMTrainingError as err:
         if "discount_fallback" not in str(err):
             raise
-    log.warning("corpus too small for Kneser-Ney discount estimates: retrying lmplz with --discount_fallback")
+    logger.warning("corpus too small for Kneser-Ney discount estimates: retrying lmplz with --discount_fallback")
     _run([*cmd, "--discount_fallback"], "lmplz --discount_fallback")
     return True
 
@@ -315,7 +314,7 @@ def train_reference_lm(
             # overwrite: move the old model aside; the temporary directory's cleanup deletes it
             os.replace(out_dir, tmp / "old")
         os.replace(build, out_dir)
-    log.info("reference LM written to %s (%.1f s)", out_dir, info["training_seconds"])
+    logger.info(f"reference LM written to {out_dir} ({info['training_seconds']:.1f} s)")
     return out_dir
 
 

@@ -1,27 +1,36 @@
 """CCNet-style text normalization for the reference language model.
 
 The reference LM is trained and queried on normalized text, as in CCNet (Wenzek et al. 2020,
-``cc_net/text_normalizer.py``, ``normalize(line)`` with its defaults):
+``cc_net/text_normalizer.py``, ``normalize(line)`` with its defaults ``accent=True, case=True, numbers=True,
+punct=1``), which does, in this order:
 
-1. strip surrounding whitespace, lowercase;
+1. strip surrounding whitespace (``str.strip``), then lowercase;
 2. decompose (NFD) and drop every combining mark of category ``Mn`` — for Hebrew this removes niqqud
    and cantillation (U+0591–U+05C7 marks), for Latin script the accents;
-3. every decimal digit (any script, category ``Nd``) becomes ``0``;
-4. typographic punctuation becomes ASCII (``“”„«»`` → ``"``, ``–`` → ``-``, ``…`` → ``...``, …);
+3. every decimal digit (any script, category ``Nd``, fullwidth ``０``–``９`` included) becomes ``0``;
+4. typographic punctuation becomes ASCII (``“”„«»`` → ``"``, ``–`` → ``-``, ``—`` → `` - ``, ``…`` → ``...``, …);
 5. control characters (U+0000–U+001F, U+007F–U+009F) are dropped.
 
-Two deliberate additions, because Hebrew web text is full of them and CCNet's normalizer lets them through:
+Nothing is stripped after step 1: a line ending in an em dash ends in ``" - "``, as in CCNet. CCNet's table
+also maps the fullwidth digit ``１`` to ``"``, an entry that never fires because step 3 has already made it ``0``;
+here too the digit rule wins.
 
-- bidi formatting marks (LRM/RLM U+200E/F, embeddings/overrides U+202A–U+202E, isolates U+2066–U+2069)
-  are dropped;
-- a tab becomes a space rather than vanishing (CCNet deletes it with the other control characters,
-  gluing the words on either side together).
+Deliberate differences from CCNet (the only ones; ``tests/difficulty/test_normalize.py`` checks every BMP code
+point, Hebrew edge cases and the HTB train split against a plain implementation of the steps above):
+
+- bidi formatting marks (``common.text.BIDI_MARKS``: LRM/RLM U+200E/F, the Arabic letter mark U+061C,
+  embeddings/overrides U+202A–U+202E, isolates U+2066–U+2069) are removed before step 1, so they neither
+  survive (CCNet keeps them) nor shield surrounding whitespace from the strip;
+- a tab inside a line becomes a space rather than vanishing (CCNet deletes it with the other control
+  characters, gluing the words on either side together);
+- ``normalize_lines`` drops the lines whose result is empty or whitespace only (``str.isspace``): they give no
+  SentencePiece pieces.
 
 Hebrew-specific punctuation (maqaf ``־``, geresh ``׳``, gershayim ``״``, sof pasuq ``׃``) is category ``P*``
 but not in CCNet's table, so it is kept as is; the LM learns it.
 
-Everything except the NFD step is one ``str.translate`` pass over a precomputed table, which is what makes
-scoring ≥ 50k sentences/s possible in Python.
+Everything except the strip and the NFD step is one ``str.translate`` pass over a precomputed table, which is
+what makes scoring ≥ 50k sentences/s possible in Python.
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+
+from common.text import BIDI_MARKS
 
 __all__ = ["BIDI_MARKS", "UNICODE_PUNCT", "normalize_line", "normalize_lines"]
 
@@ -41,10 +52,8 @@ UNICODE_PUNCT: dict[str, str] = {
     "％": "%", "►": "-",
 }  # fmt: skip
 
-#: Bidi formatting characters removed in addition to CCNet's control characters.
-BIDI_MARKS: frozenset[str] = frozenset(
-    ["\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
-)
+#: What the line is stripped of first: Python's whitespace (``str.strip``) and the bidi marks.
+_STRIP = "".join(sorted({chr(cp) for cp in range(sys.maxunicode + 1) if chr(cp).isspace()} | BIDI_MARKS))
 
 
 def _build_table() -> dict[int, str | None]:
@@ -61,7 +70,8 @@ def _build_table() -> dict[int, str | None]:
     for ch in BIDI_MARKS:
         table[ord(ch)] = None
     for src, dst in UNICODE_PUNCT.items():
-        table[ord(src)] = dst
+        if unicodedata.category(src) != "Nd":  # digits became 0 before CCNet looks at punctuation
+            table[ord(src)] = dst
     return table
 
 
@@ -76,7 +86,7 @@ _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _translate(text: str, table: dict, bmp_table: list) -> str:
-    """Lowercase, strip ``Mn`` marks and apply ``table`` (the text must already be stripped as wanted)."""
+    """Lowercase, drop ``Mn`` marks and apply ``table`` (the text must already be stripped)."""
     text = text.lower()
     if text.isascii():
         return text.translate(table)
@@ -95,16 +105,18 @@ def normalize_line(line: str) -> str:
     >>> normalize_line("Ünïcode “quotes” in 2024…")
     'unicode "quotes" in 0000...'
     """
-    return _translate(line.strip(), _TABLE, _BMP_TABLE).strip()
+    return _translate(line.strip(_STRIP), _TABLE, _BMP_TABLE)
 
 
 def normalize_lines(text: str) -> list[str]:
-    r"""Split ``text`` on newlines and normalize each line, dropping the lines that end up empty.
+    r"""Split ``text`` on newlines and normalize each line, dropping the lines that end up empty or blank.
 
-    Equal to ``[normalize_line(l) for l in text.split("\n")]`` without the empty strings, but normalizes the
-    whole text in one pass: one `translate` call per document instead of one per line.
+    Equal to ``[n for n in map(normalize_line, text.split("\n")) if n and not n.isspace()]``, but translates
+    the whole text in one pass: one ``translate`` call per document instead of one per line.
 
     >>> normalize_lines("כותרת\n\n  פסקה ראשונה, 12 מילים\r\n\u200f")
     ['כותרת', 'פסקה ראשונה, 00 מילים']
     """
-    return [line for line in map(str.strip, _translate(text, _DOC_TABLE, _BMP_DOC_TABLE).split("\n")) if line]
+    stripped = "\n".join([line.strip(_STRIP) for line in text.split("\n")])
+    return [line for line in _translate(stripped, _DOC_TABLE, _BMP_DOC_TABLE).split("\n")
+            if line and not line.isspace()]

@@ -1,204 +1,146 @@
-"""Score a curated run: every document gets a perplexity and a phase, or moves to ``excluded/`` with a reason.
+"""`score_run()`: check the run, lock it, hand the scoring stages (``difficulty.pipeline``) to an executor, and
+resume when re-run.
 
-``score_run(RUN)`` streams ``RUN/curated/*.parquet`` twice, batch by batch (memory: the batch, plus 24
-bytes of scores per document — the percentiles need every perplexity):
+Every curated document ends either in ``RUN/curated`` with ``perplexity`` (float64) and ``phase`` (int8, 1..3)
+or in ``RUN/excluded/perplexity-<file>.parquet`` with a ``filter_reason`` (``perplexity:empty`` …);
+``RUN/cutoffs.json`` says how the phases were cut, how many documents each holds, and which LM scored them.
 
-1. score every document with the reference LM;
-2. compute the cut-offs (weighted percentiles of this run's perplexities, or fixed values);
-3. rewrite each curated file with two new columns, ``perplexity`` (float64) and ``phase`` (int8, 1..3),
-   writing a temporary file and ``os.replace``-ing it; documents that cannot be scored go to
-   ``RUN/excluded/perplexity-<file>.parquet`` with the same columns plus ``filter_reason``
-   (``perplexity:empty`` …) — written before the curated file is replaced, so a crash never loses one;
-4. write ``RUN/cutoffs.json``: the cut-offs, how they were computed, the phase histogram, the LM used.
-
-Re-running is idempotent: previously added columns are recomputed (the scorer is deterministic), documents
-already excluded stay excluded, and the cut-offs come out the same.
+Re-running resumes: datatrove's completion markers (``RUN/.work/logs/score*``) skip finished tasks. A finished
+scoring with the same settings (cut-off config and LM) and untouched curated files is a no-op that returns
+the existing ``cutoffs.json``; other settings score the run again from its curated files, which gives the
+same result as scoring it once with those settings (earlier ``perplexity``/``phase`` columns are replaced,
+documents excluded earlier stay excluded).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import hashlib
+import json
+import shutil
+from dataclasses import asdict
 from pathlib import Path
+from typing import Literal
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from loguru import logger
 
-from common.files import run_lock, write_json_atomic
-from curation.stats import write_stats
-from difficulty.phases import Cutoffs, DifficultyConfig, assign_phases, compute_cutoffs
-from difficulty.scorer import DocumentScorer, KenLMScorer, UnscorableDocument
-from difficulty.step import DROP_PREFIX, drop_reason
+from common.errors import HebatronError
+from common.files import RunLocked, file_sha256, run_lock, write_json_atomic
+from common.freshness import check_fresh
+from common.layout import RunLayout
+from common.logs import console_level
+from common.progress import progress_bar
+from curation.logs import route_datatrove_logs
+from difficulty.phases import DifficultyConfig
+from difficulty.pipeline import STAGE_NAMES, PublishScores, Stage, base_schema, build_stages
+from difficulty.scorer import DocumentScorer, KenLMScorer
 
-__all__ = ["RunNotCuratedError", "score_run"]
+__all__ = ["CuratedSchemaError", "Executor", "RunNotCuratedError", "ScoringError", "score_run"]
 
-ADDED_COLUMNS = ("perplexity", "phase")
+Executor = Literal["local", "ray", "slurm"]
 REQUIRED_COLUMNS = ("id", "text")
-BATCH_ROWS = 1024
+# imported once by the forkserver that datatrove's local executor forks its workers from
+FORKSERVER_PRELOAD = ["difficulty.pipeline", "sentencepiece", "kenlm", "pyarrow.parquet"]
 
 
-class RunNotCuratedError(FileNotFoundError):
+class ScoringError(HebatronError, RuntimeError):
+    """A problem the user can fix: the run directory is in use, or the options make no sense."""
+
+
+class RunNotCuratedError(HebatronError, FileNotFoundError):
     """The run has no curated documents to score."""
 
 
-@dataclass(slots=True)
-class _FileScores:
-    path: Path
-    perplexity: np.ndarray  # float64, NaN where the document could not be scored
-    tokens: np.ndarray  # int64
-    chars: np.ndarray  # int64
-    reasons: dict[int, str] = field(default_factory=dict)
+class CuratedSchemaError(HebatronError, ValueError):
+    """A curated file lacks the columns scoring needs, or the curated files disagree on a column's type."""
 
 
 def _curated_files(run_dir: Path) -> list[Path]:
     curated = run_dir / "curated"
     if not curated.is_dir():
         raise RunNotCuratedError(
-            f"{curated}: no curated documents to score; run `hebatron curate INPUT... -o {run_dir}` first"
-        )
+            f"{curated}: no curated documents to score; run `hebatron curate INPUT... -o {run_dir}` first")
     files = sorted(curated.glob("*.parquet"))
     if not files:
         raise RunNotCuratedError(
-            f"{curated}: holds no .parquet files; run `hebatron curate INPUT... -o {run_dir}` first"
-        )
-    for path in files:
-        names = pq.ParquetFile(path).schema_arrow.names
-        if missing := [c for c in REQUIRED_COLUMNS if c not in names]:
-            raise ValueError(f"{path}: curated file lacks column(s) {missing} (has {names})")
+            f"{curated}: holds no .parquet files; run `hebatron curate INPUT... -o {run_dir}` first")
     return files
 
 
-def _score_file(path: Path, scorer: DocumentScorer, advance: Callable[[int], None]) -> _FileScores:
-    pf = pq.ParquetFile(path)
-    n = pf.metadata.num_rows
-    scores = _FileScores(path, np.full(n, np.nan), np.zeros(n, np.int64), np.zeros(n, np.int64))
-    row = 0
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=["text"]):
-        for text in batch.column(0).to_pylist():
-            scores.chars[row] = len(text) if isinstance(text, str) else 0
-            try:
-                doc = scorer.score(text)
-            except UnscorableDocument as err:
-                scores.reasons[row] = drop_reason(err)
-            else:
-                scores.perplexity[row] = doc.perplexity
-                scores.tokens[row] = doc.tokens
-            row += 1
-        advance(batch.num_rows)
-    return scores
-
-
-def _atomic_write_table(path: Path, batches: Iterator[pa.Table], schema: pa.Schema) -> int:
-    tmp = path.with_name(f".{path.name}.tmp")
-    rows = 0
+def _base_schema(files: list[Path]) -> pa.Schema:
+    """The curated columns (without earlier scores) shared by all files; a column missing in some is null there."""
+    schemas = []
+    for path in files:
+        schema = pq.ParquetFile(path).schema_arrow
+        if missing := [c for c in REQUIRED_COLUMNS if c not in schema.names]:
+            raise CuratedSchemaError(f"{path}: curated file lacks column(s) {missing} (has {schema.names}); "
+                                     "score the output of `hebatron curate`")
+        schemas.append(base_schema(schema))
     try:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for table in batches:
-                writer.write_table(table)
-                rows += table.num_rows
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return rows
+        return pa.unify_schemas(schemas)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise CuratedSchemaError(f"{files[0].parent}: the curated files disagree on column types ({e})") from None
 
 
-def _write_excluded(path: Path, new: list[pa.Table], schema: pa.Schema) -> None:
-    """Add ``new`` rows to the excluded file ``path``, keeping rows already there (deduplicated by id)."""
-    tables = [t for t in new if t.num_rows]
-    if not tables:
-        return
-    if path.exists():
-        tables.insert(0, pq.read_table(path))
-    merged = pa.concat_tables(tables, promote_options="default")
-    _, first = np.unique(np.asarray(merged.column("id").to_pylist(), dtype=object), return_index=True)
-    merged = merged.take(np.sort(first))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_table(path, iter([merged]), merged.schema)
+def _make_scorer(lm_dir: Path | None, config: DifficultyConfig) -> DocumentScorer:
+    lm_dir = lm_dir or config.lm_dir
+    if lm_dir is None:
+        from difficulty.lm import default_reference_lm
+
+        lm_dir = default_reference_lm()
+    return KenLMScorer(lm_dir, max_chars=config.max_chars)
 
 
-def _rewrite_file(scores: _FileScores, cutoffs: Cutoffs | None, excluded_dir: Path) -> None:
-    pf = pq.ParquetFile(scores.path)
-    base = [f for f in pf.schema_arrow if f.name not in ADDED_COLUMNS]
-    names = [f.name for f in base]
-    kept_schema = pa.schema([*base, pa.field("perplexity", pa.float64()), pa.field("phase", pa.int8())])
-    excluded_schema = pa.schema([*base, pa.field("filter_reason", pa.string())])
-    excluded: list[pa.Table] = []
+def _settings_sha256(config: DifficultyConfig, lm: dict) -> str:
+    settings = {k: v for k, v in asdict(config).items() if k != "lm_dir"} | {"lm": lm}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
-    def kept_batches() -> Iterator[pa.Table]:
-        row = 0
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names):
-            table = pa.Table.from_batches([batch])
-            ppl = scores.perplexity[row : row + table.num_rows]
-            ok = np.isfinite(ppl)
-            if not ok.all():
-                bad = table.filter(pa.array(~ok))
-                reasons = [scores.reasons[row + int(i)] for i in np.flatnonzero(~ok)]
-                excluded.append(bad.append_column(excluded_schema.field("filter_reason"), pa.array(reasons)))
-            good = table.filter(pa.array(ok))
-            phases = assign_phases(ppl[ok], cutoffs) if cutoffs is not None else np.zeros(0, np.int8)
-            good = good.append_column(kept_schema.field("perplexity"), pa.array(ppl[ok], pa.float64()))
-            yield good.append_column(kept_schema.field("phase"), pa.array(phases, pa.int8()))
-            row += table.num_rows
 
-    # The curated file is rewritten into memory-bounded batches, but the excluded rows must be safely on disk
-    # before the curated file loses them: write the new curated file aside, then the excluded file, then swap.
-    tmp = scores.path.with_name(f".{scores.path.name}.scored")
+def _read_json(path: Path) -> dict | None:
     try:
-        _atomic_write_table(tmp, kept_batches(), kept_schema)
-        _write_excluded(excluded_dir / f"{DROP_PREFIX}-{scores.path.stem}.parquet", excluded, excluded_schema)
-        os.replace(tmp, scores.path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
-def _excluded_counts(excluded_dir: Path) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    for path in sorted(excluded_dir.glob(f"{DROP_PREFIX}-*.parquet")):
-        counts.update(pq.read_table(path, columns=["filter_reason"]).column(0).to_pylist())
-    return dict(sorted(counts.items()))
+def _completed(logs: Path, stage: str) -> bool:
+    return (logs / stage / "completions" / "00000").exists()
 
 
-def _histogram(ppl: np.ndarray, tokens: np.ndarray, chars: np.ndarray, cutoffs: Cutoffs | None) -> dict:
-    phases = assign_phases(ppl, cutoffs) if cutoffs is not None and ppl.size else np.zeros(0, np.int8)
-    total_chars = max(int(chars.sum()), 1)
-    total_tokens = max(int(tokens.sum()), 1)
-    out = {}
-    for k in (1, 2, 3):
-        sel = phases == k
-        p = ppl[sel]
-        out[str(k)] = {
-            "documents": int(sel.sum()),
-            "characters": int(chars[sel].sum()),
-            "tokens": int(tokens[sel].sum()),
-            "character_share": round(float(chars[sel].sum()) / total_chars, 4),
-            "token_share": round(float(tokens[sel].sum()) / total_tokens, 4),
-            "perplexity_min": float(p.min()) if p.size else None,
-            "perplexity_median": float(np.median(p)) if p.size else None,
-            "perplexity_max": float(p.max()) if p.size else None,
-        }
-    return out
+def _wipe(work: Path, logs: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    for stage in STAGE_NAMES:
+        shutil.rmtree(logs / stage, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[str], Callable[[int], None]]]:
-    """Yields ``start(description) -> advance(n)``; a no-op when disabled."""
-    if not enabled:
-        yield lambda _description: (lambda _n: None)
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _executors(stages: list[Stage], logs: Path, executor: Executor, workers: int):
+    if executor == "local" and workers > 1:
+        import multiprocess
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, transient=True) as bar:
+        multiprocess.set_forkserver_preload(FORKSERVER_PRELOAD)
+    previous = None
+    for stage in stages:
+        kw = {"tasks": stage.tasks, "logging_dir": str(logs / stage.name), "depends": previous}
+        if executor == "local":
+            from datatrove.executor import LocalPipelineExecutor
 
-        def start(description: str) -> Callable[[int], None]:
-            task = bar.add_task(description, total=total)
-            return lambda n: bar.advance(task, n)
+            previous = LocalPipelineExecutor(stage.pipeline, workers=min(workers, stage.tasks), **kw)
+        elif executor == "ray":
+            from datatrove.executor.ray import RayPipelineExecutor
 
-        yield start
+            previous = RayPipelineExecutor(stage.pipeline, workers=workers, **kw)
+        else:
+            from datatrove.executor.slurm import SlurmPipelineExecutor
+
+            from curation.run import SlurmOptions
+
+            s = SlurmOptions()
+            previous = SlurmPipelineExecutor(
+                stage.pipeline, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
+                mem_per_cpu_gb=s.mem_per_cpu_gb, venv_path=s.venv_path, job_name=f"hebatron-{stage.name}", **kw)
+    return previous
 
 
 def score_run(
@@ -208,53 +150,83 @@ def score_run(
     config: DifficultyConfig | None = None,
     scorer: DocumentScorer | None = None,
     progress: bool = True,
+    executor: Executor = "local",
+    workers: int = 1,
 ) -> dict:
-    """Add ``perplexity`` and ``phase`` to every curated document of ``run_dir``; returns ``cutoffs.json``.
+    """Add ``perplexity`` and ``phase`` to every curated document of ``run_dir``; returns ``cutoffs.json``
+    (for ``executor="slurm"``: the stages submitted).
 
     ``lm_dir`` (or ``config.lm_dir``) names the reference LM; without either, the default HTB model is built
-    once and cached. ``scorer`` replaces the KenLM scorer altogether. Raises ``RunNotCuratedError`` (a
-    ``FileNotFoundError``) when ``RUN/curated/`` is missing or empty.
+    once and cached. ``scorer`` replaces the KenLM scorer altogether (it is pickled to the workers). Raises
+    ``RunNotCuratedError`` (a ``FileNotFoundError``) when ``RUN/curated/`` is missing or empty,
+    ``CuratedSchemaError`` (a ``ValueError``) for a curated file without ``id``/``text``.
     """
-    run_dir = Path(run_dir)
+    if executor not in ("local", "ray", "slurm"):
+        raise ScoringError(f"executor must be 'local', 'ray' or 'slurm', got {executor!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ScoringError(f"workers must be a positive integer, got {workers!r}")
+    run_dir = Path(run_dir).resolve()
+    config = config or DifficultyConfig()
+    check_fresh(run_dir, "score")
+    try:
+        with run_lock(run_dir):
+            return _score_locked(run_dir, lm_dir, config, scorer, progress, executor, workers)
+    except RunLocked as e:
+        raise ScoringError(str(e)) from None
+
+
+def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, scorer: DocumentScorer | None,
+                  progress: bool, executor: Executor, workers: int) -> dict:
+    layout = RunLayout(run_dir)
+    work, logs = layout.work / "score", layout.work / "logs"
+    previous = _read_json(work / "plan.json")
     files = _curated_files(run_dir)
-    with run_lock(run_dir):
-        return _score_run(run_dir, files, lm_dir, config or DifficultyConfig(), scorer, progress)
+    if previous and not _completed(logs, "score_publish") and (work / "publishing").exists():
+        # an interrupted publish: RUN/curated may hold new files already, so it is finished before anything else
+        if previous["files"] != [f.stem for f in files]:
+            raise ScoringError(f"{run_dir}: an interrupted scoring left files in {work}; delete {work} and "
+                               f"{logs}/score* and re-run `hebatron score {run_dir}`")
+        PublishScores(str(run_dir), str(work), previous["files"], previous["lm"]).run()
+        (work / "publishing").unlink()
+        files = _curated_files(run_dir)
+        previous |= {"inputs": {f"curated/{f.name}": file_sha256(f) for f in files}, "finished_publish": True}
+    base = _base_schema(files)
+    scorer = scorer or _make_scorer(lm_dir, config)
+    lm = scorer.describe()
+    plan = {"files": [f.stem for f in files], "inputs": {f"curated/{f.name}": file_sha256(f) for f in files},
+            "settings_sha256": _settings_sha256(config, lm), "lm": lm}
+    same = previous is not None and all(previous.get(k) == plan[k] for k in ("files", "settings_sha256"))
+    record = _read_json(run_dir / ".stages" / "score.json") or {}
+    published = previous is not None and (_completed(logs, "score_publish") or previous.get("finished_publish"))
+    if same and published and record.get("reads") == plan["inputs"] and layout.cutoffs.is_file():
+        logger.info(f"{run_dir}: already scored with these settings")
+        return json.loads(layout.cutoffs.read_text(encoding="utf-8"))
+    if not (same and not published and previous["inputs"] == plan["inputs"]):
+        _wipe(work, logs)  # a new scoring (other settings or other curated files) replaces the old one
+        work.mkdir(parents=True)
+        write_json_atomic(work / "plan.json", plan)
+    (work / "inputs.txt").write_text("".join(f"{f.name}\n" for f in files), encoding="utf-8")
+
+    route_datatrove_logs(console_level())
+    in_process = executor == "local" and workers == 1
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    with progress_bar(progress and in_process) as start:
+        advance = start("scoring", rows) if progress and in_process else None
+        stages = build_stages(run_dir, work, plan["files"], base, config, scorer, lm, advance)
+        last = _executors(stages, logs, executor, workers)
+        with _ray_session(executor, workers):
+            last.run()
+    if executor == "slurm":
+        return {"submitted": [s.name for s in stages]}
+    (work / "publishing").unlink(missing_ok=True)
+    return json.loads(layout.cutoffs.read_text(encoding="utf-8"))
 
 
-def _score_run(run_dir: Path, files: list[Path], lm_dir: Path | None, config: DifficultyConfig,
-               scorer: DocumentScorer | None, progress: bool) -> dict:
-    if scorer is None:
-        lm_dir = lm_dir or config.lm_dir
-        if lm_dir is None:
-            from difficulty.lm import default_reference_lm
+@contextlib.contextmanager
+def _ray_session(executor: Executor, workers: int):
+    if executor == "ray":
+        import ray
 
-            lm_dir = default_reference_lm()
-        scorer = KenLMScorer(lm_dir, max_chars=config.max_chars)
-
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    with _progress_bar(progress, total) as start:
-        advance = start("scoring")
-        per_file = [_score_file(path, scorer, advance) for path in files]
-
-        ppl = np.concatenate([s.perplexity for s in per_file])
-        tokens = np.concatenate([s.tokens for s in per_file])
-        chars = np.concatenate([s.chars for s in per_file])
-        ok = np.isfinite(ppl)
-        weights = {"tokens": tokens, "characters": chars, "documents": np.ones_like(tokens)}[config.weight]
-        cutoffs = compute_cutoffs(ppl[ok], weights[ok], config) if ok.any() or config.cutoffs else None
-
-        advance = start("writing")
-        for scores in per_file:
-            _rewrite_file(scores, cutoffs, run_dir / "excluded")
-            advance(len(scores.perplexity))
-
-    summary = {
-        "cutoffs": cutoffs.as_dict() if cutoffs else None,
-        "lm": scorer.describe(),
-        "documents": {"scored": int(ok.sum()), "excluded": _excluded_counts(run_dir / "excluded")},
-        "phases": _histogram(ppl[ok], tokens[ok], chars[ok], cutoffs),
-        "files": [str(p.relative_to(run_dir)) for p in files],
-    }
-    write_json_atomic(run_dir / "cutoffs.json", summary)
-    write_stats(run_dir)  # the funnel gains the `perplexity:*` drops
-    return summary
+        if not ray.is_initialized():
+            ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False)
+    yield

@@ -108,8 +108,12 @@ def test_score_run(tmp_path, htb_lm, realistic_docs) -> None:
     on_disk = json.loads((run / "cutoffs.json").read_text(encoding="utf-8"))
     assert on_disk == summary
     assert on_disk["cutoffs"]["percentiles"] == [33.0, 66.0] and on_disk["cutoffs"]["weight"] == "tokens"
-    assert on_disk["lm"]["name"] == "htb-train-sp8k-kn5-v2" and on_disk["lm"]["sha256"]["lm.binary"]
-    assert not [p for p in run.rglob(".*") if p.name != ".lock"]  # no temporary files left behind
+    assert on_disk["lm"]["name"] == "htb-train-sp8k-kn5-v3" and on_disk["lm"]["sha256"]["lm.binary"]
+    # no temporary files left behind: no hidden file outside the run's lock and state folders (.work: datatrove's
+    # logs and completion markers, .stages: the freshness records), and no temporary file inside them either
+    state = (".lock", ".work", ".stages")
+    assert not [p for p in run.rglob(".*") if p.relative_to(run).parts[0] not in state]
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]
 
     # re-running changes nothing: same numbers, no duplicates, nothing lost
     again = score_run(run, lm_dir=htb_lm, progress=False)
