@@ -11,8 +11,6 @@ so running the same command again skips finished tasks and resumes the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupConfig,
@@ -34,6 +32,7 @@ from datatrove.utils.hashing import HashConfig
 
 from common.layout import RunLayout
 from curation.config import CurationConfig
+from curation.executors import Stage
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
 from curation.nemo import NemoFilter, build_nemo_filter
@@ -42,13 +41,6 @@ from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
 from curation.readers import CrawlReader, DropRejected
 from curation.words import HEBREW_WORDS
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    name: str
-    pipeline: list[PipelineStep]
-    tasks: int
 
 
 def dedup_content(doc) -> str:

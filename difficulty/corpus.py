@@ -6,14 +6,11 @@ with a ``text`` column, gzip allowed for text and JSONL) or any iterable of stri
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
 
 from common.files import expand_files, file_sha256
+from common.records import JSONL_SUFFIXES, PARQUET_SUFFIXES, TEXT_SUFFIXES, iter_text_batches
 from common.sources import HTB_SPLIT_RANGES, htb_sentences
 
 __all__ = [
@@ -25,19 +22,7 @@ __all__ = [
 ]
 
 CorpusSource = Path | str
-_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".json")
-_PARQUET_SUFFIXES = (".parquet",)
-_TEXT_SUFFIXES = (".txt", ".txt.gz", ".text")
-_KNOWN_SUFFIXES = _JSONL_SUFFIXES + _PARQUET_SUFFIXES + _TEXT_SUFFIXES
-
-
-def _kind(path: Path) -> Literal["jsonl", "parquet", "text"]:
-    name = path.name.lower()
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(_JSONL_SUFFIXES):
-        return "jsonl"
-    return "text"
+_KNOWN_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES
 
 
 def expand_corpus(paths: Iterable[Path]) -> list[Path]:
@@ -46,47 +31,10 @@ def expand_corpus(paths: Iterable[Path]) -> list[Path]:
     return expand_files(paths, _KNOWN_SUFFIXES, what="corpus", strict=False)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="\n")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", newline="\n")
-
-
 def _iter_file(path: Path) -> Iterator[str]:
-    kind = _kind(path)
-    try:
-        if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            pf = pq.ParquetFile(path)
-            if "text" not in pf.schema_arrow.names:
-                raise ValueError(
-                    f"{path}: Parquet file has no 'text' column (columns: {pf.schema_arrow.names})"
-                )
-            for batch in pf.iter_batches(columns=["text"], batch_size=4096):
-                yield from (t for t in batch.column(0).to_pylist() if t)
-        elif kind == "jsonl":
-            with _open_text(path) as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                        text = record["text"]
-                    except (json.JSONDecodeError, KeyError, TypeError) as err:
-                        raise ValueError(
-                            f"{path}:{lineno}: expected a JSON object with a 'text' field ({err})"
-                        ) from None
-                    if text:
-                        yield text
-        else:
-            with _open_text(path) as fh:
-                for line in fh:
-                    line = line.rstrip("\n")
-                    if line.strip():
-                        yield line
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text ({err})") from None
+    """The texts of one corpus file (``common.records``: a bad record is an error naming the file and line)."""
+    for _, texts in iter_text_batches(path, what="corpus file"):
+        yield from texts
 
 
 def iter_texts(corpus: Iterable[CorpusSource]) -> Iterator[str]:

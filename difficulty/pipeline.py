@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from datatrove.pipeline.writers.parquet import ParquetWriter
 from common.files import atomic_path, write_json_atomic
 from common.freshness import record_inputs
 from common.layout import BATCH_ROWS, PHASES
+from curation.executors import Stage
 from difficulty.phases import Cutoffs, DifficultyConfig, assign_phases, compute_cutoffs
 from difficulty.scorer import DocumentScorer
 from difficulty.step import DROP_PREFIX, PerplexityScorer
@@ -44,13 +44,6 @@ ADDED_COLUMNS = ("perplexity", "phase")
 TOKENS = "perplexity_tokens"
 STAGE_NAMES = ("score", "score_cutoffs", "score_phases", "score_publish")
 _NULL_TEXT = "text_is_null"  # metadata: the text was null (datatrove's steps need a string)
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    name: str
-    pipeline: list[PipelineStep]
-    tasks: int
 
 
 def base_schema(schema: pa.Schema) -> pa.Schema:

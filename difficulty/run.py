@@ -14,13 +14,12 @@ documents excluded earlier stay excluded).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,16 +29,14 @@ from common.errors import HebatronError
 from common.files import RunLocked, file_sha256, run_lock, write_json_atomic
 from common.freshness import check_fresh
 from common.layout import RunLayout
-from common.logs import console_level
 from common.progress import progress_bar
-from curation.logs import route_datatrove_logs
+from curation.executors import EXECUTORS, Executor, build_executors, ray_session
 from difficulty.phases import DifficultyConfig
-from difficulty.pipeline import STAGE_NAMES, PublishScores, Stage, base_schema, build_stages
+from difficulty.pipeline import STAGE_NAMES, PublishScores, base_schema, build_stages
 from difficulty.scorer import DocumentScorer, KenLMScorer
 
 __all__ = ["CuratedSchemaError", "Executor", "RunNotCuratedError", "ScoringError", "score_run"]
 
-Executor = Literal["local", "ray", "slurm"]
 REQUIRED_COLUMNS = ("id", "text")
 # imported once by the forkserver that datatrove's local executor forks its workers from
 FORKSERVER_PRELOAD = ["difficulty.pipeline", "sentencepiece", "kenlm", "pyarrow.parquet"]
@@ -115,34 +112,6 @@ def _wipe(work: Path, logs: Path) -> None:
         shutil.rmtree(logs / stage, ignore_errors=True)
 
 
-def _executors(stages: list[Stage], logs: Path, executor: Executor, workers: int):
-    if executor == "local" and workers > 1:
-        import multiprocess
-
-        multiprocess.set_forkserver_preload(FORKSERVER_PRELOAD)
-    previous = None
-    for stage in stages:
-        kw = {"tasks": stage.tasks, "logging_dir": str(logs / stage.name), "depends": previous}
-        if executor == "local":
-            from datatrove.executor import LocalPipelineExecutor
-
-            previous = LocalPipelineExecutor(stage.pipeline, workers=min(workers, stage.tasks), **kw)
-        elif executor == "ray":
-            from datatrove.executor.ray import RayPipelineExecutor
-
-            previous = RayPipelineExecutor(stage.pipeline, workers=workers, **kw)
-        else:
-            from datatrove.executor.slurm import SlurmPipelineExecutor
-
-            from curation.run import SlurmOptions
-
-            s = SlurmOptions()
-            previous = SlurmPipelineExecutor(
-                stage.pipeline, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
-                mem_per_cpu_gb=s.mem_per_cpu_gb, venv_path=s.venv_path, job_name=f"hebatron-{stage.name}", **kw)
-    return previous
-
-
 def score_run(
     run_dir: Path,
     *,
@@ -152,6 +121,7 @@ def score_run(
     progress: bool = True,
     executor: Executor = "local",
     workers: int = 1,
+    echo: Callable[[str], None] | None = None,
 ) -> dict:
     """Add ``perplexity`` and ``phase`` to every curated document of ``run_dir``; returns ``cutoffs.json``
     (for ``executor="slurm"``: the stages submitted).
@@ -159,9 +129,10 @@ def score_run(
     ``lm_dir`` (or ``config.lm_dir``) names the reference LM; without either, the default HTB model is built
     once and cached. ``scorer`` replaces the KenLM scorer altogether (it is pickled to the workers). Raises
     ``RunNotCuratedError`` (a ``FileNotFoundError``) when ``RUN/curated/`` is missing or empty,
-    ``CuratedSchemaError`` (a ``ValueError``) for a curated file without ``id``/``text``.
+    ``CuratedSchemaError`` (a ``ValueError``) for a curated file without ``id``/``text``. ``echo`` hears
+    ``score: already done`` when the run is already scored with these settings (nothing is redone).
     """
-    if executor not in ("local", "ray", "slurm"):
+    if executor not in EXECUTORS:
         raise ScoringError(f"executor must be 'local', 'ray' or 'slurm', got {executor!r}")
     if not isinstance(workers, int) or workers < 1:
         raise ScoringError(f"workers must be a positive integer, got {workers!r}")
@@ -170,13 +141,13 @@ def score_run(
     check_fresh(run_dir, "score")
     try:
         with run_lock(run_dir):
-            return _score_locked(run_dir, lm_dir, config, scorer, progress, executor, workers)
+            return _score_locked(run_dir, lm_dir, config, scorer, progress, executor, workers, echo)
     except RunLocked as e:
         raise ScoringError(str(e)) from None
 
 
 def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, scorer: DocumentScorer | None,
-                  progress: bool, executor: Executor, workers: int) -> dict:
+                  progress: bool, executor: Executor, workers: int, echo: Callable[[str], None] | None) -> dict:
     layout = RunLayout(run_dir)
     work, logs = layout.work / "score", layout.work / "logs"
     previous = _read_json(work / "plan.json")
@@ -200,6 +171,8 @@ def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, 
     published = previous is not None and (_completed(logs, "score_publish") or previous.get("finished_publish"))
     if same and published and record.get("reads") == plan["inputs"] and layout.cutoffs.is_file():
         logger.info(f"{run_dir}: already scored with these settings")
+        if echo is not None:
+            echo("score: already done")
         return json.loads(layout.cutoffs.read_text(encoding="utf-8"))
     if not (same and not published and previous["inputs"] == plan["inputs"]):
         _wipe(work, logs)  # a new scoring (other settings or other curated files) replaces the old one
@@ -207,26 +180,15 @@ def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, 
         write_json_atomic(work / "plan.json", plan)
     (work / "inputs.txt").write_text("".join(f"{f.name}\n" for f in files), encoding="utf-8")
 
-    route_datatrove_logs(console_level())
     in_process = executor == "local" and workers == 1
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     with progress_bar(progress and in_process) as start:
         advance = start("scoring", rows) if progress and in_process else None
         stages = build_stages(run_dir, work, plan["files"], base, config, scorer, lm, advance)
-        last = _executors(stages, logs, executor, workers)
-        with _ray_session(executor, workers):
+        last = build_executors(stages, logs, executor, workers, preload=FORKSERVER_PRELOAD)
+        with ray_session(executor, workers):
             last.run()
     if executor == "slurm":
         return {"submitted": [s.name for s in stages]}
     (work / "publishing").unlink(missing_ok=True)
     return json.loads(layout.cutoffs.read_text(encoding="utf-8"))
-
-
-@contextlib.contextmanager
-def _ray_session(executor: Executor, workers: int):
-    if executor == "ray":
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False)
-    yield

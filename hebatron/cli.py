@@ -76,7 +76,7 @@ def curate(
     dry_run: Annotated[bool, typer.Option(help="Slurm: write the sbatch scripts, do not submit.")] = False,
 ) -> None:
     """Extract, normalize, language-identify, quality-filter and deduplicate Hebrew web text."""
-    from curation.run import SlurmOptions
+    from curation.executors import SlurmOptions
     from curation.run import curate as run_curate
     from hebatron.recipes import load_recipe
     from hebatron.tables import console, print_funnel
@@ -129,6 +129,8 @@ def score(
     recipe: Annotated[str, typer.Option(help="Recipe name or YAML path (its difficulty section).")] = "default",
     percentiles: Annotated[str | None, typer.Option(help="Phase cuts as percentiles, e.g. 33,66.")] = None,
     cutoffs: Annotated[str | None, typer.Option(help="Fixed perplexity cuts instead, e.g. 1320,1830.")] = None,
+    executor: Annotated[str, typer.Option(help="local | ray | slurm")] = "local",
+    workers: Annotated[int, typer.Option(help="Parallel tasks (processes, Ray workers).")] = 1,
 ) -> None:
     """Add `perplexity` and `phase` (1 easy .. 3 hard) to every curated document; write RUN/cutoffs.json."""
     from difficulty.run import score_run
@@ -137,7 +139,7 @@ def score(
 
     cfg = _replace(load_recipe(recipe).difficulty, percentiles=_numbers(percentiles, "--percentiles", 2, "33,66"),
                    cutoffs=_numbers(cutoffs, "--cutoffs", 2, "1320,1830"), lm_dir=lm)
-    print_phases(score_run(run, config=cfg, progress=True))
+    print_phases(score_run(run, config=cfg, executor=executor, workers=workers, progress=True, echo=say))
 
 
 @app.command()

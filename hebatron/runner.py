@@ -90,9 +90,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, say: Callable[[str], None] = pr
             stage(f"train-lm → {lm_dir}")
             train_reference_lm([Path(p) for p in cfg.reference_corpus], lm_dir)
     stage("score")
-    out["score"] = score_run(run_dir, lm_dir=lm_dir, config=recipe.difficulty, progress=True)
-    if out["score"].get("resumed"):
-        stage("score: already done")
+    out["score"] = score_run(run_dir, lm_dir=lm_dir, config=recipe.difficulty, workers=cfg.workers, progress=True,
+                             echo=stage)
 
     stage("shard")
     anchors = _paths(cfg.anchors, sample_anchors)

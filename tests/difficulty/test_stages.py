@@ -97,7 +97,7 @@ def test_finished_scoring_is_a_no_op_and_other_settings_rescore(tmp_path, htb_lm
     run = _write_run(tmp_path / "run", docs)
     score_run(run, lm_dir=htb_lm, progress=False)
     with monkeypatch.context() as m:
-        m.setattr(difficulty.run, "_executors", lambda *a: pytest.fail("a finished scoring ran again"))
+        m.setattr(difficulty.run, "build_executors", lambda *a, **k: pytest.fail("a finished scoring ran again"))
         assert score_run(run, lm_dir=htb_lm, progress=False) == reference[2]
 
     other = score_run(run, lm_dir=htb_lm, config=DifficultyConfig(percentiles=(20, 50)), progress=False)
