@@ -54,8 +54,9 @@ def scored_run(work: Path, n_news: int) -> Path:
 def replicate(run: Path, k: int) -> None:
     for path in sorted((run / "curated").glob("*.parquet")):
         table = pq.read_table(path)
-        copies = [table.set_column(0, "id", pc.binary_join_element_wise(table.column("id"), f"~{i}", ""))
-                  for i in range(1, k)]
+        copies = [
+            table.set_column(0, "id", pc.binary_join_element_wise(table.column("id"), f"~{i}", "")) for i in range(1, k)
+        ]
         pq.write_table(pa.concat_tables([table, *copies]), path)
 
 
@@ -86,8 +87,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sharding-") as tmp:
         work = Path(tmp)
         base = work / "base"
-        shutil.copytree(args.run or scored_run(work, args.n_news), base,
-                        ignore=shutil.ignore_patterns("shards", "tokens", "tokenizer", ".shards.*", ".tokens.*"))
+        shutil.copytree(
+            args.run or scored_run(work, args.n_news),
+            base,
+            ignore=shutil.ignore_patterns("shards", "tokens", "tokenizer", ".shards.*", ".tokens.*"),
+        )
         if args.replicate > 1:
             replicate(base, args.replicate)
         anchors = write_sample_anchors(work / "anchors" / "pydoc-topics.jsonl")
@@ -107,19 +111,43 @@ def main() -> None:
         docs = sum(p[r]["documents"] for p in phases for r in ("hebrew", "anchor"))
         tokens = sum(p[r]["tokens"] for p in phases for r in ("hebrew", "anchor"))
         tok = load_tokenizer(trained)
-        hebrew = [t for f in sorted((base / "curated").glob("*.parquet")) for t in pq.read_table(f).column("text")
-                  .to_pylist()]
+        hebrew = [
+            t for f in sorted((base / "curated").glob("*.parquet")) for t in pq.read_table(f).column("text").to_pylist()
+        ]
         english = [json.loads(line)["text"] for line in anchors.read_text(encoding="utf-8").splitlines()]
         ratios = "/".join(f"{p['anchor_ratio']:.3f}" for p in phases)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor() or "?")
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor() or "?",
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    header = ["CPU", "docs", "tokens", "anchor ratio 1/2/3", "shard (train BPE) s", "shard docs/s", "shard tok/s",
-              "tokenize docs/s", "tokenize tok/s", "he tok/word", "en tok/word"]
-    row = [f"{cpu} (load {load:.1f})", f"{docs:,}", f"{tokens:,}", ratios, f"{t_train:.2f}",
-           f"{docs / t_shard:,.0f}", f"{tokens / t_shard:,.0f}", f"{docs / t_tok:,.0f}", f"{tokens / t_tok:,.0f}",
-           f"{tokens_per_word(tok, hebrew):.2f}", f"{tokens_per_word(tok, english):.2f}"]
+    header = [
+        "CPU",
+        "docs",
+        "tokens",
+        "anchor ratio 1/2/3",
+        "shard (train BPE) s",
+        "shard docs/s",
+        "shard tok/s",
+        "tokenize docs/s",
+        "tokenize tok/s",
+        "he tok/word",
+        "en tok/word",
+    ]
+    row = [
+        f"{cpu} (load {load:.1f})",
+        f"{docs:,}",
+        f"{tokens:,}",
+        ratios,
+        f"{t_train:.2f}",
+        f"{docs / t_shard:,.0f}",
+        f"{tokens / t_shard:,.0f}",
+        f"{docs / t_tok:,.0f}",
+        f"{tokens / t_tok:,.0f}",
+        f"{tokens_per_word(tok, hebrew):.2f}",
+        f"{tokens_per_word(tok, english):.2f}",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     print("| " + " | ".join(row) + " |")

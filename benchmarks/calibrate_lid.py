@@ -30,8 +30,10 @@ THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 def labelled(seed: int = 0) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     rng = random.Random(seed)
     sents = [s.text for s in htb_train_sentences()]
-    positives = {f"news_{n}_sent": [" ".join(sents[i:i + n]) for i in range(0, len(sents) - n + 1, n)][:2000]
-                 for n in (1, 2, 4, 8)}
+    positives = {
+        f"news_{n}_sent": [" ".join(sents[i : i + n]) for i in range(0, len(sents) - n + 1, n)][:2000]
+        for n in (1, 2, 4, 8)
+    }
     positives["classical"] = [" ".join(p.units) for p in classical_hebrew_passages()[:1000]]
     english = list(english_paragraphs())
     negatives = {
@@ -56,10 +58,16 @@ def main() -> None:
 
     scores = {k: he_scores(v) for k, v in (positives | negatives).items()}
     # what the pipeline does next: the Hebrew-letter share filter (default 0.6) on the mixes LID let through
-    share_ok = [hebrew_letter_share(t) >= QualityConfig().min_hebrew_letter_share
-                for t in negatives["en_with_one_he_sentence"]]
-    header = "| threshold | " + " | ".join(f"{k} kept" for k in positives) + " | " + \
-        " | ".join(f"{k} accepted" for k in negatives) + " | mix accepted after letter share |"
+    share_ok = [
+        hebrew_letter_share(t) >= QualityConfig().min_hebrew_letter_share for t in negatives["en_with_one_he_sentence"]
+    ]
+    header = (
+        "| threshold | "
+        + " | ".join(f"{k} kept" for k in positives)
+        + " | "
+        + " | ".join(f"{k} accepted" for k in negatives)
+        + " | mix accepted after letter share |"
+    )
     print(header)
     print("|" + "---|" * (2 + len(positives) + len(negatives)))
     for t in THRESHOLDS:

@@ -30,17 +30,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = {
     "hebatron": "from curation.run import curate; "
-                "curate(sorted(Path(sys.argv[1]).glob('*.warc.gz')), Path(sys.argv[2]), workers=int(sys.argv[3]))",
+    "curate(sorted(Path(sys.argv[1]).glob('*.warc.gz')), Path(sys.argv[2]), workers=int(sys.argv[3]))",
     "hebatron-ray": "from curation.run import curate; "
-                    "curate(sorted(Path(sys.argv[1]).glob('*.warc.gz')), Path(sys.argv[2]), executor='ray', "
-                    "workers=int(sys.argv[3]))",
+    "curate(sorted(Path(sys.argv[1]).glob('*.warc.gz')), Path(sys.argv[2]), executor='ray', "
+    "workers=int(sys.argv[3]))",
     "datatrove-fineweb2": "from benchmarks.baseline_fineweb2 import run_baseline; "
-                          "run_baseline(Path(sys.argv[1]), Path(sys.argv[2]), workers=int(sys.argv[3]), "
-                          "tasks=len(list(Path(sys.argv[1]).glob('*.warc.gz'))))",
+    "run_baseline(Path(sys.argv[1]), Path(sys.argv[2]), workers=int(sys.argv[3]), "
+    "tasks=len(list(Path(sys.argv[1]).glob('*.warc.gz'))))",
     "score": "from difficulty.run import score_run; score_run(Path(sys.argv[2]), progress=False)",
 }
-PRELUDE = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
-           "from loguru import logger; logger.remove(); ")
+PRELUDE = (
+    f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
+    "from loguru import logger; logger.remove(); "
+)
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -58,8 +60,12 @@ def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / f"{out.name}.log", "wb")  # a file, not a pipe: datatrove logs a lot
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", PRELUDE + CHILD[name], str(crawl_files), str(out), str(workers)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + CHILD[name], str(crawl_files), str(out), str(workers)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     ps, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
@@ -107,8 +113,11 @@ def main() -> None:
     if not (crawl_dir / "crawl.warc.gz").exists():
         build_sample_crawl(crawl_dir, n_news=args.n_news)
     labels = crawl_dir / "labels.jsonl"
-    files = crawl_dir if args.split == 1 else split_warc(crawl_dir / "crawl.warc.gz",
-                                                         work / f"split-{args.split}", args.split)
+    files = (
+        crawl_dir
+        if args.split == 1
+        else split_warc(crawl_dir / "crawl.warc.gz", work / f"split-{args.split}", args.split)
+    )
     pages = sum(1 for _ in open(labels))
     results = {}
     for name in args.pipelines.split(","):
@@ -122,9 +131,18 @@ def main() -> None:
             r |= evaluate(str(out / "curated" / "*.parquet"), labels)
         results[name] = r
         print(f"{name}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}", flush=True)
-    cols = ["wall_s", "pages_per_s_per_core", "documents_per_s", "peak_rss_mib", "news_kept",
-            "news_windows_1255_kept", "other_languages_dropped", "spam_dropped", "duplicate_groups_resolved",
-            "unique_ids"]
+    cols = [
+        "wall_s",
+        "pages_per_s_per_core",
+        "documents_per_s",
+        "peak_rss_mib",
+        "news_kept",
+        "news_windows_1255_kept",
+        "other_languages_dropped",
+        "spam_dropped",
+        "duplicate_groups_resolved",
+        "unique_ids",
+    ]
     print(f"\n{pages} pages in {args.split} WARC file(s), {args.workers} worker(s)\n")
     print("| pipeline | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
@@ -134,8 +152,9 @@ def main() -> None:
         ratio = results["hebatron"]["wall_s"] / results["datatrove-fineweb2"]["wall_s"]
         print(f"\ntime ratio hebatron / datatrove-fineweb2: {ratio:.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"pages": pages, "split": args.split, "workers": args.workers,
-                                         "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"pages": pages, "split": args.split, "workers": args.workers, "results": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,19 @@ from typing import IO, Any
 
 from common.errors import HebatronError
 
-__all__ = ["InputError", "RunLocked", "atomic_write", "expand_files", "file_sha256", "run_lock", "staging_dir",
-           "swap_into_place", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "InputError",
+    "RunLocked",
+    "atomic_write",
+    "expand_files",
+    "file_sha256",
+    "run_lock",
+    "staging_dir",
+    "swap_into_place",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 class RunLocked(HebatronError, RuntimeError):
@@ -130,8 +141,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunLocked(f"{run_dir} is in use by another hebatron command (lock {run_dir / '.lock'}); "
-                            "wait for it to finish or use another -o") from None
+            raise RunLocked(
+                f"{run_dir} is in use by another hebatron command (lock {run_dir / '.lock'}); "
+                "wait for it to finish or use another -o"
+            ) from None
         fh.write(str(os.getpid()))
         fh.flush()
         yield
@@ -141,8 +154,14 @@ def has_suffix(name: str, suffixes: Iterable[str]) -> bool:
     return name.lower().endswith(tuple(suffixes))
 
 
-def expand_files(paths: Iterable[Path | str], suffixes: Iterable[str], *, what: str = "input",
-                 empty_folder: str | None = None, strict: bool = True) -> list[Path]:
+def expand_files(
+    paths: Iterable[Path | str],
+    suffixes: Iterable[str],
+    *,
+    what: str = "input",
+    empty_folder: str | None = None,
+    strict: bool = True,
+) -> list[Path]:
     """The files named by PATHS, in the order given: a file is taken as it is (with ``strict``, only if it
     has one of SUFFIXES), a folder gives its files with one of SUFFIXES (recursively, sorted). Duplicates
     are dropped. ``InputError`` names a path that does not exist (``"<what> not found: PATH"``), a file of

@@ -77,4 +77,5 @@ def check_fresh(run_dir: Path, before: str, *, command: str | None = None) -> No
             raise StaleInputError(
                 f"{run_dir}: {shown} changed after `hebatron {stage}` read {'them' if len(changed) > 1 else 'it'}, "
                 f"so its outputs are stale; re-run `hebatron {stage} {run_dir}`{then} before "
-                f"`hebatron {command or before}`")
+                f"`hebatron {command or before}`"
+            )

@@ -1,10 +1,10 @@
 """The run directory's layout, the curriculum's phases and orders, and the shard manifest.
 
-    RUN/curated/*.parquet  RUN/excluded/*.parquet  RUN/stats.json  RUN/step_stats.json   (curate)
-    RUN/cutoffs.json  (+ perplexity, phase columns in curated)                          (score)
-    RUN/shards/phase-k/part-*.parquet  RUN/shards/manifest.json  RUN/tokenizer/          (shard)
-    RUN/tokens/phase-k/{hebrew,anchor}.{bin,idx}  RUN/tokens/eval/  RUN/tokens/tokens.json (tokenize)
-    RUN/.work/  datatrove's intermediate files and completion markers; RUN/.stages/ what each stage read
+RUN/curated/*.parquet  RUN/excluded/*.parquet  RUN/stats.json  RUN/step_stats.json   (curate)
+RUN/cutoffs.json  (+ perplexity, phase columns in curated)                          (score)
+RUN/shards/phase-k/part-*.parquet  RUN/shards/manifest.json  RUN/tokenizer/          (shard)
+RUN/tokens/phase-k/{hebrew,anchor}.{bin,idx}  RUN/tokens/eval/  RUN/tokens/tokens.json (tokenize)
+RUN/.work/  datatrove's intermediate files and completion markers; RUN/.stages/ what each stage read
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ class _ToLoguru(logging.Handler):
         except ValueError:
             level = record.levelno
         logger.patch(lambda r: r.update(name=record.name, function=record.funcName, line=record.lineno)).opt(
-            exception=record.exc_info).log(level, record.getMessage())
+            exception=record.exc_info
+        ).log(level, record.getMessage())
 
 
 def console_level() -> str:
@@ -46,8 +47,9 @@ def console_level() -> str:
 def console_sink() -> None:
     """(Re)install the one stderr sink, at the configured level."""
     logger.remove()
-    logger.add(sys.stderr, level=_state["level"], format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(),
-               filter=_not_benign)
+    logger.add(
+        sys.stderr, level=_state["level"], format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(), filter=_not_benign
+    )
 
 
 def configure(verbose: bool = False) -> None:

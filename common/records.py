@@ -74,8 +74,9 @@ def _jsonl(path: Path, text_key: str, batch_rows: int, what: str, allow_empty: b
         if not isinstance(obj, dict):
             raise RecordError(f"{path}:{lineno}: expected a JSON object with a '{text_key}' field")
         if text_key not in obj:
-            raise RecordError(f"{path}:{lineno}: record has no '{text_key}' field "
-                              f"(fields: {', '.join(sorted(obj)) or 'none'})")
+            raise RecordError(
+                f"{path}:{lineno}: record has no '{text_key}' field (fields: {', '.join(sorted(obj)) or 'none'})"
+            )
         text = obj[text_key]
         if text is not None and not isinstance(text, str):
             raise RecordError(f"{path}:{lineno}: '{text_key}' must be a string, got {type(text).__name__}")
@@ -135,8 +136,14 @@ def _parquet(path: Path, text_key: str, batch_rows: int, what: str, allow_empty:
             yield records, texts
 
 
-def iter_text_batches(path: Path | str, *, text_key: str = "text", batch_rows: int = BATCH_ROWS,
-                      what: str = "file", allow_empty: bool = True) -> Iterator[Batch]:
+def iter_text_batches(
+    path: Path | str,
+    *,
+    text_key: str = "text",
+    batch_rows: int = BATCH_ROWS,
+    what: str = "file",
+    allow_empty: bool = True,
+) -> Iterator[Batch]:
     """``(record numbers, texts)`` batches of PATH's usable records (see the module docstring). WHAT names
     the file in messages (``"anchor file"``); without ``allow_empty`` a file with no record is an error."""
     path = Path(path)

@@ -245,9 +245,7 @@ def english_paragraphs() -> tuple[str, ...]:
     for key in sorted(topics):
         for para in re.split(r"\n\s*\n", topics[key]):
             lines = para.split("\n")
-            if any(
-                line.startswith((" ", "*", "-", "=", "+", "|")) for line in lines
-            ) or para.rstrip().endswith(":"):
+            if any(line.startswith((" ", "*", "-", "=", "+", "|")) for line in lines) or para.rstrip().endswith(":"):
                 continue
             text = " ".join(line.strip() for line in lines).replace("**", "")
             if len(text.split()) >= 25:
@@ -283,15 +281,8 @@ def provenance() -> dict[str, str]:
             md = metadata.metadata(name)
         except metadata.PackageNotFoundError:
             return f"{name} (not installed)"
-        classifiers = [
-            c.rsplit(" :: ", 1)[-1] for c in md.get_all("Classifier") or [] if c.startswith("License")
-        ]
-        lic = (
-            md.get("License-Expression")
-            or md.get("License")
-            or ", ".join(classifiers)
-            or "no licence declared"
-        )
+        classifiers = [c.rsplit(" :: ", 1)[-1] for c in md.get_all("Classifier") or [] if c.startswith("License")]
+        lic = md.get("License-Expression") or md.get("License") or ", ".join(classifiers) or "no licence declared"
         return f"{name} {md['Version']} ({lic})"
 
     return {

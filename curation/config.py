@@ -44,8 +44,10 @@ def check_nemo_arguments(name: str, params: dict[str, Any]) -> None:
     known = [p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise ValueError(f"quality.nemo.{name}: {cls.__name__} has no argument {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(known) or '(none)'}")
+        raise ValueError(
+            f"quality.nemo.{name}: {cls.__name__} has no argument {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(known) or '(none)'}"
+        )
 
 
 def _check_fraction(owner: str, name: str, value: float | None) -> None:
@@ -118,7 +120,8 @@ class GopherRepetitionConfig:
     top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.1, 3: 0.119, 4: 0.14})
     """n -> most characters in the top n-gram (FineWeb-2 heb_Hebr: {2: 0.1, 3: 0.119, 4: 0.14})."""
     dup_n_grams: dict[int, float] = field(
-        default_factory=lambda: {5: 0.192, 6: 0.174, 7: 0.156, 8: 0.143, 9: 0.13, 10: 0.12})
+        default_factory=lambda: {5: 0.192, 6: 0.174, 7: 0.156, 8: 0.143, 9: 0.13, 10: 0.12}
+    )
     """n -> most characters in duplicate n-grams (FineWeb-2 heb_Hebr: 5: 0.192 ... 10: 0.12)."""
 
     def __post_init__(self) -> None:
@@ -166,8 +169,10 @@ class GopherQualityConfig:
     def __post_init__(self) -> None:
         _check_fraction("gopher_quality", "min_alpha_words_ratio", self.min_alpha_words_ratio)
         if self.min_avg_word_length > self.max_avg_word_length:
-            raise ValueError(f"gopher_quality.min_avg_word_length ({self.min_avg_word_length}) exceeds "
-                             f"max_avg_word_length ({self.max_avg_word_length})")
+            raise ValueError(
+                f"gopher_quality.min_avg_word_length ({self.min_avg_word_length}) exceeds "
+                f"max_avg_word_length ({self.max_avg_word_length})"
+            )
 
 
 def _nemo_defaults() -> dict[str, dict[str, Any]]:

@@ -38,8 +38,15 @@ class SlurmOptions:
     sbatch_args: dict[str, str] = field(default_factory=dict)
 
 
-def build_executors(stages: Sequence[Stage], logs: Path, executor: Executor, workers: int, *,
-                    slurm: SlurmOptions | None = None, preload: Sequence[str] = ()):
+def build_executors(
+    stages: Sequence[Stage],
+    logs: Path,
+    executor: Executor,
+    workers: int,
+    *,
+    slurm: SlurmOptions | None = None,
+    preload: Sequence[str] = (),
+):
     """The executors of STAGES chained by ``depends``; returns the last (running it runs them all).
     PRELOAD: modules the forkserver imports once for local workers (without it every worker of every stage
     re-imports them)."""
@@ -68,9 +75,16 @@ def build_executors(stages: Sequence[Stage], logs: Path, executor: Executor, wor
 
             s = slurm or SlurmOptions()
             previous = SlurmPipelineExecutor(
-                stage.pipeline, time=s.time, partition=s.partition, cpus_per_task=s.cpus_per_task,
-                mem_per_cpu_gb=s.mem_per_cpu_gb, venv_path=s.venv_path, job_name=f"hebatron-{stage.name}",
-                sbatch_args=s.sbatch_args or None, **kw)
+                stage.pipeline,
+                time=s.time,
+                partition=s.partition,
+                cpus_per_task=s.cpus_per_task,
+                mem_per_cpu_gb=s.mem_per_cpu_gb,
+                venv_path=s.venv_path,
+                job_name=f"hebatron-{stage.name}",
+                sbatch_args=s.sbatch_args or None,
+                **kw,
+            )
     return previous
 
 

@@ -62,8 +62,13 @@ class LanguageID(BaseFilter):
 
     name = "🌍 Language ID (lid.176)"
 
-    def __init__(self, config: LanguageConfig | None = None, *, model_path: str | Path | None = None,
-                 exclusion_writer: DiskWriter | None = None):
+    def __init__(
+        self,
+        config: LanguageConfig | None = None,
+        *,
+        model_path: str | Path | None = None,
+        exclusion_writer: DiskWriter | None = None,
+    ):
         super().__init__(exclusion_writer)
         config = config or LanguageConfig()
         self.keep = tuple(config.keep)

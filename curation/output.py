@@ -15,20 +15,33 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.parquet import ParquetWriter
 
-CURATED_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("text", pa.string()),
-    ("url", pa.string()),
-    ("source", pa.string()),
-    ("lang", pa.string()),
-    ("lang_score", pa.float64()),
-    ("minhash_cluster_size", pa.int64()),
-])
+CURATED_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("url", pa.string()),
+        ("source", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float64()),
+        ("minhash_cluster_size", pa.int64()),
+    ]
+)
 EXCLUDED_SCHEMA = CURATED_SCHEMA.append(pa.field("filter_reason", pa.string()))
 
 # the order in which steps see a document; drop reasons start with these names
-STEP_ORDER = ("reader", "extraction", "language", "gopher_repetition", "fineweb_quality", "gopher_quality",
-              "nemo", "hebrew", "exact_duplicate", "minhash_duplicate", "perplexity")
+STEP_ORDER = (
+    "reader",
+    "extraction",
+    "language",
+    "gopher_repetition",
+    "fineweb_quality",
+    "gopher_quality",
+    "nemo",
+    "hebrew",
+    "exact_duplicate",
+    "minhash_duplicate",
+    "perplexity",
+)
 
 
 def flat_record(doc: Document) -> dict:
@@ -53,11 +66,22 @@ class CuratedWriter(ParquetWriter):
 
     name = "💾 Curated Parquet"
 
-    def __init__(self, output_folder: str, output_filename: str = "${rank}.parquet", *,
-                 excluded: bool = False, reason: str | None = None):
-        super().__init__(output_folder, output_filename, compression="zstd",
-                         schema=EXCLUDED_SCHEMA if excluded else CURATED_SCHEMA, max_file_size=-1,
-                         use_content_defined_chunking=False)
+    def __init__(
+        self,
+        output_folder: str,
+        output_filename: str = "${rank}.parquet",
+        *,
+        excluded: bool = False,
+        reason: str | None = None,
+    ):
+        super().__init__(
+            output_folder,
+            output_filename,
+            compression="zstd",
+            schema=EXCLUDED_SCHEMA if excluded else CURATED_SCHEMA,
+            max_file_size=-1,
+            use_content_defined_chunking=False,
+        )
         self.excluded = excluded
         self.reason = reason
 

@@ -48,13 +48,20 @@ def dedup_content(doc) -> str:
     return " ".join(doc.text.split())
 
 
-def filter_steps(config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str,
-                 progress: bool) -> list[PipelineStep]:
+def filter_steps(
+    config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, progress: bool
+) -> list[PipelineStep]:
     out = layout.path("out", "excluded")
     q = config.quality
     steps: list[PipelineStep] = [
-        CrawlReader(data_folder, paths_file, max_doc_bytes=config.reader.max_doc_bytes,
-                    text_key=config.reader.text_key, id_key=config.reader.id_key, doc_progress=progress),
+        CrawlReader(
+            data_folder,
+            paths_file,
+            max_doc_bytes=config.reader.max_doc_bytes,
+            text_key=config.reader.text_key,
+            id_key=config.reader.id_key,
+            doc_progress=progress,
+        ),
         DropRejected(exclusion_writer=excluded_writer(out, "reader")),
         HtmlExtractor(config.extract, exclusion_writer=excluded_writer(out, "extraction")),
         HebrewNormalizer(config.normalize),
@@ -70,12 +77,21 @@ def filter_steps(config: CurationConfig, layout: RunLayout, data_folder: str, pa
     return steps
 
 
-def build_stages(config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, tasks: int,
-                 progress: bool = False) -> list[Stage]:
+def build_stages(
+    config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, tasks: int, progress: bool = False
+) -> list[Stage]:
     filtered, unique = layout.path("filtered"), layout.path("unique")
     excluded_out, curated_out = layout.path("out", "excluded"), layout.path("out", "curated")
-    stages = [Stage("filter", [*filter_steps(config, layout, data_folder, paths_file, progress),
-                               JsonlWriter(filtered, "${rank}.jsonl.gz")], tasks)]
+    stages = [
+        Stage(
+            "filter",
+            [
+                *filter_steps(config, layout, data_folder, paths_file, progress),
+                JsonlWriter(filtered, "${rank}.jsonl.gz"),
+            ],
+            tasks,
+        )
+    ]
 
     dedup = config.dedup
     if dedup.exact:
@@ -84,30 +100,44 @@ def build_stages(config: CurationConfig, layout: RunLayout, data_folder: str, pa
         stages += [
             Stage("exact_sig", [JsonlReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),
             Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1),
-            Stage("exact_filter", [JsonlReader(filtered),
-                                   ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact",
-                                                                                     "exact_duplicate")),
-                                   JsonlWriter(unique, "${rank}.jsonl.gz")], tasks),
+            Stage(
+                "exact_filter",
+                [
+                    JsonlReader(filtered),
+                    ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact", "exact_duplicate")),
+                    JsonlWriter(unique, "${rank}.jsonl.gz"),
+                ],
+                tasks,
+            ),
         ]
     else:
         unique = filtered
 
     final_writer = CuratedWriter(curated_out)
     if dedup.minhash:
-        mh = MinhashConfig(n_grams=dedup.n_grams, num_buckets=dedup.num_buckets,
-                           hashes_per_bucket=dedup.hashes_per_bucket, seed=dedup.seed,
-                           hash_config=HashConfig(precision=64))
+        mh = MinhashConfig(
+            n_grams=dedup.n_grams,
+            num_buckets=dedup.num_buckets,
+            hashes_per_bucket=dedup.hashes_per_bucket,
+            seed=dedup.seed,
+            hash_config=HashConfig(precision=64),
+        )
         sigs, buckets, clusters = (layout.path("minhash", p) for p in ("sigs", "buckets", "clusters"))
         stages += [
-            Stage("minhash_sig", [JsonlReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)],
-                  tasks),
+            Stage("minhash_sig", [JsonlReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
             Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
             Stage("minhash_cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),
-            Stage("minhash_filter", [JsonlReader(unique),
-                                     MinhashDedupFilter(clusters, excluded_writer(excluded_out, "minhash",
-                                                                                  "minhash_duplicate"),
-                                                        load_cluster_sizes=True),
-                                     final_writer], tasks),
+            Stage(
+                "minhash_filter",
+                [
+                    JsonlReader(unique),
+                    MinhashDedupFilter(
+                        clusters, excluded_writer(excluded_out, "minhash", "minhash_duplicate"), load_cluster_sizes=True
+                    ),
+                    final_writer,
+                ],
+                tasks,
+            ),
         ]
     else:
         stages.append(Stage("write", [JsonlReader(unique), final_writer], tasks))

@@ -25,8 +25,7 @@ from curation.normalize import NIQQUD
 from curation.words import HEBREW_WORDS
 
 # FineWeb-2 heb_Hebr stop words (configs/heb_Hebr.yml)
-HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין",
-                     "או", "כי")
+HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין", "או", "כי")
 
 
 _QUALITY_VIEW = {**NIQQUD, 0x05BE: " "}
@@ -68,8 +67,11 @@ class HebrewGopherRepetition(_StepReasons, GopherRepetitionFilter):
     step = "gopher_repetition"
 
     def __init__(self, config: GopherRepetitionConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
-        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
-                         **datatrove_kwargs(config or GopherRepetitionConfig()))
+        super().__init__(
+            exclusion_writer=exclusion_writer,
+            language=HEBREW_WORDS,
+            **datatrove_kwargs(config or GopherRepetitionConfig()),
+        )
 
 
 class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
@@ -80,9 +82,12 @@ class HebrewFineWebQuality(_StepReasons, FineWebQualityFilter):
     step = "fineweb_quality"
 
     def __init__(self, config: FineWebQualityConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
-        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS,
-                         stop_chars=(*TERMINAL_PUNCTUATION, "\u05c3", ":"),
-                         **datatrove_kwargs(config or FineWebQualityConfig()))
+        super().__init__(
+            exclusion_writer=exclusion_writer,
+            language=HEBREW_WORDS,
+            stop_chars=(*TERMINAL_PUNCTUATION, "\u05c3", ":"),
+            **datatrove_kwargs(config or FineWebQualityConfig()),
+        )
 
 
 _WS_WORD = re.compile(r"\S+")
@@ -110,9 +115,13 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
 
     def __init__(self, config: GopherQualityConfig | None = None, *, exclusion_writer: DiskWriter | None = None):
         config = config or GopherQualityConfig()
-        super().__init__(exclusion_writer=exclusion_writer, language=HEBREW_WORDS, max_non_alpha_words_ratio=None,
-                         stop_words=list(HEBREW_STOP_WORDS),
-                         **datatrove_kwargs(config, drop=("min_alpha_words_ratio",)))
+        super().__init__(
+            exclusion_writer=exclusion_writer,
+            language=HEBREW_WORDS,
+            max_non_alpha_words_ratio=None,
+            stop_words=list(HEBREW_STOP_WORDS),
+            **datatrove_kwargs(config, drop=("min_alpha_words_ratio",)),
+        )
         self.min_alpha_words_ratio = config.min_alpha_words_ratio
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:

@@ -64,8 +64,16 @@ class CrawlReader(BaseDiskReader):
 
     name = "📥 Crawl reader"
 
-    def __init__(self, data_folder, paths_file=None, *, max_doc_bytes: int = 2_000_000, text_key: str = "text",
-                 id_key: str = "id", doc_progress: bool = False):
+    def __init__(
+        self,
+        data_folder,
+        paths_file=None,
+        *,
+        max_doc_bytes: int = 2_000_000,
+        text_key: str = "text",
+        id_key: str = "id",
+        doc_progress: bool = False,
+    ):
         super().__init__(data_folder, paths_file, text_key=text_key, id_key=id_key, doc_progress=doc_progress)
         self.max_doc_bytes = max_doc_bytes
 
@@ -118,8 +126,10 @@ class CrawlReader(BaseDiskReader):
         if error is None and it.offset < size:
             error = f"{size - it.offset:,} bytes of an incomplete record follow"
         if error is not None:
-            logger.error(f"{path}: truncated or corrupt WARC at byte offset {it.offset:,} after {n_records} "
-                         f"whole records ({error})")
+            logger.error(
+                f"{path}: truncated or corrupt WARC at byte offset {it.offset:,} after {n_records} "
+                f"whole records ({error})"
+            )
             yield self._reject(path, f"{path}@{it.offset}:truncated", "truncated_warc", offset=it.offset)
 
     def _warc_record(self, path: str, record, number: int) -> Document | None:
@@ -195,8 +205,10 @@ class CrawlReader(BaseDiskReader):
         with self.data_folder.open(path, "rb") as f:
             pf = pq.ParquetFile(f)
             if self.text_key not in pf.schema_arrow.names:
-                logger.error(f"{path}: no '{self.text_key}' column (columns: {pf.schema_arrow.names}); "
-                             f"its {pf.metadata.num_rows} rows are excluded")
+                logger.error(
+                    f"{path}: no '{self.text_key}' column (columns: {pf.schema_arrow.names}); "
+                    f"its {pf.metadata.num_rows} rows are excluded"
+                )
             row = 0
             for batch in pf.iter_batches(batch_size=1024):
                 for data in batch.to_pylist():

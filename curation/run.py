@@ -53,8 +53,10 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         previous = json.loads(plan_file.read_text())
         if previous != plan:
             changed = sorted(k for k in plan if previous.get(k) != plan[k])
-            raise CurationError(f"{layout.root} already holds a curation with other {', '.join(changed)}; "
-                                "use a new -o directory (or delete this one) to curate something else")
+            raise CurationError(
+                f"{layout.root} already holds a curation with other {', '.join(changed)}; "
+                "use a new -o directory (or delete this one) to curate something else"
+            )
     else:
         write_json_atomic(plan_file, plan)
 
@@ -64,9 +66,17 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
 FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "trafilatura", "fasttext"]
 
 
-def curate(inputs: list[Path], run_dir: Path, config: CurationConfig | None = None, *,
-           executor: Executor = "local", workers: int = 1, tasks: int | None = None,
-           slurm: SlurmOptions | None = None, progress: bool = False) -> dict:
+def curate(
+    inputs: list[Path],
+    run_dir: Path,
+    config: CurationConfig | None = None,
+    *,
+    executor: Executor = "local",
+    workers: int = 1,
+    tasks: int | None = None,
+    slurm: SlurmOptions | None = None,
+    progress: bool = False,
+) -> dict:
     """Curates INPUTS into RUN/curated and RUN/excluded. Returns the run's stats (or, for a Slurm dry run,
     the sbatch scripts written). Re-running the same call resumes; finished runs are not redone."""
     config = config or CurationConfig()
@@ -76,9 +86,11 @@ def curate(inputs: list[Path], run_dir: Path, config: CurationConfig | None = No
     root = Path(os.path.commonpath([str(f.parent) for f in files]))
     rel = [str(f.relative_to(root)) for f in files]
     n_tasks = tasks or len(files)
-    plan = {"inputs": [str(f) for f in files], "tasks": n_tasks,
-            "config_sha256": hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str)
-                                            .encode()).hexdigest()}
+    plan = {
+        "inputs": [str(f) for f in files],
+        "tasks": n_tasks,
+        "config_sha256": hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest(),
+    }
     with _locked(run_dir):
         layout.work.mkdir(parents=True, exist_ok=True)
         _check_same_run(layout, plan)
@@ -88,8 +100,7 @@ def curate(inputs: list[Path], run_dir: Path, config: CurationConfig | None = No
         paths_file = layout.work / "inputs.txt"
         write_text_atomic(paths_file, "\n".join(rel) + "\n")
         stages = build_stages(config, layout, str(root), str(paths_file), n_tasks, progress=progress)
-        last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm,
-                               preload=FORKSERVER_PRELOAD)
+        last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm, preload=FORKSERVER_PRELOAD)
         if executor == "slurm" and slurm and slurm.dry_run:
             logs = layout.work / "logs"
             logs.mkdir(parents=True, exist_ok=True)

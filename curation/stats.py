@@ -56,8 +56,16 @@ def compute_funnel(run_dir: Path) -> dict:
     steps, later_docs, later_chars = [], int(kept_docs), int(kept_chars)
     for step in reversed(order):
         n, chars = dropped[step]
-        steps.append({"step": step, "documents_in": later_docs + n, "documents_out": later_docs,
-                      "dropped": n, "characters_in": later_chars + chars, "characters_out": later_chars})
+        steps.append(
+            {
+                "step": step,
+                "documents_in": later_docs + n,
+                "documents_out": later_docs,
+                "dropped": n,
+                "characters_in": later_chars + chars,
+                "characters_out": later_chars,
+            }
+        )
         later_docs, later_chars = later_docs + n, later_chars + chars
     steps.reverse()
     return {
@@ -81,9 +89,15 @@ def step_stats(logs_dir: Path) -> list[dict]:
         for order, step in enumerate(json.loads(stats_file.read_text())):
             counters = {k: v.get("total", v) if isinstance(v, dict) else v for k, v in step.get("stats", {}).items()}
             timing = step.get("time_stats")
-            rows.append({"stage": stage_dir.name, "order": order, "step": step["name"].split(": ", 1)[-1].strip(),
-                         "seconds": round(timing.get("total", 0.0) if isinstance(timing, dict) else 0.0, 3),
-                         "counters": json.dumps(counters, ensure_ascii=False)})
+            rows.append(
+                {
+                    "stage": stage_dir.name,
+                    "order": order,
+                    "step": step["name"].split(": ", 1)[-1].strip(),
+                    "seconds": round(timing.get("total", 0.0) if isinstance(timing, dict) else 0.0, 3),
+                    "counters": json.dumps(counters, ensure_ascii=False),
+                }
+            )
     return rows
 
 

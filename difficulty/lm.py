@@ -78,9 +78,7 @@ def resolve_lm(model_dir: Path, lang: str = "he") -> LMFiles:
     """Find the SentencePiece and KenLM files in ``model_dir`` (our layout or CCNet's ``{lang}.sp.model``)."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise FileNotFoundError(
-            f"{model_dir}: no such reference-LM directory (train one with `hebatron train-lm`)"
-        )
+        raise FileNotFoundError(f"{model_dir}: no such reference-LM directory (train one with `hebatron train-lm`)")
     ours = (model_dir / "sp.model", model_dir / "lm.binary")
     if all(p.is_file() for p in ours):
         meta = model_dir / "model.json"
@@ -152,9 +150,7 @@ def _train_sentencepiece(text: Path, model: Path, vocab_size: int, seed: int, ma
     import sentencepiece as spm
 
     spm.set_random_generator_seed(seed)
-    writer = (
-        io.BytesIO()
-    )  # an in-memory writer keeps temporary paths out of the model: same input, same bytes
+    writer = io.BytesIO()  # an in-memory writer keeps temporary paths out of the model: same input, same bytes
     try:
         with open(text, encoding="utf-8") as lines:
             spm.SentencePieceTrainer.train(
@@ -251,9 +247,7 @@ def train_reference_lm(
         raise ValueError(f"order must be between 2 and 6 (KenLM's default KENLM_MAX_ORDER), got {order}")
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{out_dir}: already exists and is not empty (pass overwrite=True to replace it)"
-        )
+        raise FileExistsError(f"{out_dir}: already exists and is not empty (pass overwrite=True to replace it)")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp_name:
@@ -266,9 +260,7 @@ def train_reference_lm(
         counts, files_seen = _write_normalized(corpus, work / "normalized.txt")
         if counts["lines"] == 0:
             raise ValueError("the training corpus is empty after normalization: no line has any text")
-        _train_sentencepiece(
-            work / "normalized.txt", build / "sp.model", vocab_size, seed, max_sentencepiece_lines
-        )
+        _train_sentencepiece(work / "normalized.txt", build / "sp.model", vocab_size, seed, max_sentencepiece_lines)
         n_pieces = _encode_corpus(build / "sp.model", work / "normalized.txt", work / "pieces.txt")
         arpa = (build if keep_arpa else work) / "lm.arpa"
         fallback = _lmplz(work / "pieces.txt", arpa, order, memory, work)
@@ -307,9 +299,7 @@ def train_reference_lm(
             "files": files,
             "training_seconds": round(time.perf_counter() - started, 2),
         }
-        (build / "model.json").write_text(
-            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        (build / "model.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if out_dir.exists():
             # overwrite: move the old model aside; the temporary directory's cleanup deletes it
             os.replace(out_dir, tmp / "old")

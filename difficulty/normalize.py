@@ -118,5 +118,6 @@ def normalize_lines(text: str) -> list[str]:
     ['כותרת', 'פסקה ראשונה, 00 מילים']
     """
     stripped = "\n".join([line.strip(_STRIP) for line in text.split("\n")])
-    return [line for line in _translate(stripped, _DOC_TABLE, _BMP_DOC_TABLE).split("\n")
-            if line and not line.isspace()]
+    return [
+        line for line in _translate(stripped, _DOC_TABLE, _BMP_DOC_TABLE).split("\n") if line and not line.isspace()
+    ]

@@ -97,17 +97,13 @@ class Cutoffs:
         }
 
 
-def weighted_percentiles(
-    values: np.ndarray, weights: np.ndarray, percentiles: tuple[float, ...]
-) -> list[float]:
+def weighted_percentiles(values: np.ndarray, weights: np.ndarray, percentiles: tuple[float, ...]) -> list[float]:
     """For each ``q``: the smallest value ``v`` such that items with value ``<= v`` carry at least ``q`` %
     of the total weight (the inverted weighted CDF; with unit weights, numpy's ``inverted_cdf``)."""
     values = np.asarray(values, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     if values.shape != weights.shape or values.ndim != 1:
-        raise ValueError(
-            f"values and weights must be 1-D and the same length ({values.shape} vs {weights.shape})"
-        )
+        raise ValueError(f"values and weights must be 1-D and the same length ({values.shape} vs {weights.shape})")
     if values.size == 0:
         raise ValueError("cannot take percentiles of no values")
     if not np.all(np.isfinite(values)) or np.any(weights < 0) or not np.all(np.isfinite(weights)):
@@ -124,9 +120,7 @@ def weighted_percentiles(
     return out
 
 
-def compute_cutoffs(
-    perplexities: np.ndarray, weights: np.ndarray | None, config: DifficultyConfig
-) -> Cutoffs:
+def compute_cutoffs(perplexities: np.ndarray, weights: np.ndarray | None, config: DifficultyConfig) -> Cutoffs:
     """Fixed ``config.cutoffs``, else the ``config.percentiles`` of ``perplexities`` under ``weights``."""
     if config.cutoffs is not None:
         return Cutoffs(low=config.cutoffs[0], high=config.cutoffs[1], method="fixed")
@@ -134,9 +128,7 @@ def compute_cutoffs(
     if weights is None:
         weights = np.ones_like(perplexities)
     low, high = weighted_percentiles(perplexities, weights, config.percentiles)
-    return Cutoffs(
-        low=low, high=high, method="percentiles", percentiles=config.percentiles, weight=config.weight
-    )
+    return Cutoffs(low=low, high=high, method="percentiles", percentiles=config.percentiles, weight=config.weight)
 
 
 def assign_phase(perplexity: float, cutoffs: Cutoffs | tuple[float, float]) -> Literal[1, 2, 3]:

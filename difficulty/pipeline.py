@@ -99,8 +99,16 @@ class RowWriter(ParquetWriter):
     name = "💾 Scored Parquet"
 
     def __init__(self, output_folder: str, output_filename: str, schema: pa.Schema):
-        super().__init__(output_folder, output_filename, compression="zstd", schema=schema, max_file_size=-1,
-                         use_content_defined_chunking=False, write_page_index=False, batch_size=BATCH_ROWS)
+        super().__init__(
+            output_folder,
+            output_filename,
+            compression="zstd",
+            schema=schema,
+            max_file_size=-1,
+            use_content_defined_chunking=False,
+            write_page_index=False,
+            batch_size=BATCH_ROWS,
+        )
         self.columns = [n for n in schema.names if n not in ("id", "text")]
 
     def _default_adapter(self, document: Document) -> dict:
@@ -160,8 +168,14 @@ class ComputeCutoffs(PipelineStep):
         weights = {"tokens": t, "characters": c, "documents": np.ones_like(t)}[self.config.weight]
         cutoffs = compute_cutoffs(p, weights, self.config) if p.size or self.config.cutoffs else None
         self.stat_update("scored", value=int(p.size))
-        write_json_atomic(self.output, {"cutoffs": cutoffs.as_dict() if cutoffs else None, "scored": int(p.size),
-                                        "phases": _histogram(p, t, c, cutoffs)})
+        write_json_atomic(
+            self.output,
+            {
+                "cutoffs": cutoffs.as_dict() if cutoffs else None,
+                "scored": int(p.size),
+                "phases": _histogram(p, t, c, cutoffs),
+            },
+        )
         return iter(())
 
 
@@ -194,8 +208,10 @@ class AssignPhases(PipelineStep):
             for batch in batches:
                 ppl = batch.column("perplexity").to_numpy(zero_copy_only=False)
                 phases = assign_phases(ppl, cutoffs) if len(ppl) else np.zeros(0, np.int8)
-                columns = [batch.column(n) for n in self.base.names] + [pa.array(ppl, pa.float64()),
-                                                                        pa.array(phases, pa.int8())]
+                columns = [batch.column(n) for n in self.base.names] + [
+                    pa.array(ppl, pa.float64()),
+                    pa.array(phases, pa.int8()),
+                ]
                 w.write_table(pa.Table.from_arrays(columns, schema=schema))
                 self.stat_update("kept", value=batch.num_rows)
             if not scored.exists():
@@ -259,19 +275,36 @@ class PublishScores(PipelineStep):
         return iter(())
 
 
-def build_stages(run_dir: Path, work: Path, stems: list[str], base: pa.Schema, config: DifficultyConfig,
-                 scorer: DocumentScorer, lm: dict, advance: Callable[[int], None] | None = None) -> list[Stage]:
+def build_stages(
+    run_dir: Path,
+    work: Path,
+    stems: list[str],
+    base: pa.Schema,
+    config: DifficultyConfig,
+    scorer: DocumentScorer,
+    lm: dict,
+    advance: Callable[[int], None] | None = None,
+) -> list[Stage]:
     """The four scoring stages for the curated files ``stems`` (listed in ``work/inputs.txt``)."""
     w = str(work)
     tag = "${rank}.parquet"  # rank k reads the k-th file of inputs.txt, i.e. stems[k]
-    scorer_step = PerplexityScorer(scorer=scorer, max_chars=config.max_chars,
-                                   exclusion_writer=RowWriter(f"{w}/excluded", f"{DROP_PREFIX}-{tag}",
-                                                              excluded_schema(base)))
+    scorer_step = PerplexityScorer(
+        scorer=scorer,
+        max_chars=config.max_chars,
+        exclusion_writer=RowWriter(f"{w}/excluded", f"{DROP_PREFIX}-{tag}", excluded_schema(base)),
+    )
     scored_schema = base.append(pa.field("perplexity", pa.float64())).append(pa.field(TOKENS, pa.int64()))
     n = len(stems)
     return [
-        Stage("score", [CuratedReader(str(run_dir / "curated"), f"{w}/inputs.txt", advance), scorer_step,
-                        RowWriter(f"{w}/scored", tag, scored_schema)], n),
+        Stage(
+            "score",
+            [
+                CuratedReader(str(run_dir / "curated"), f"{w}/inputs.txt", advance),
+                scorer_step,
+                RowWriter(f"{w}/scored", tag, scored_schema),
+            ],
+            n,
+        ),
         Stage("score_cutoffs", [ComputeCutoffs(f"{w}/scored", stems, f"{w}/cutoffs.json", config)], 1),
         Stage("score_phases", [AssignPhases(str(run_dir), w, stems, base)], n),
         Stage("score_publish", [PublishScores(str(run_dir), w, stems, lm)], 1),

@@ -58,11 +58,13 @@ def _curated_files(run_dir: Path) -> list[Path]:
     curated = run_dir / "curated"
     if not curated.is_dir():
         raise RunNotCuratedError(
-            f"{curated}: no curated documents to score; run `hebatron curate INPUT... -o {run_dir}` first")
+            f"{curated}: no curated documents to score; run `hebatron curate INPUT... -o {run_dir}` first"
+        )
     files = sorted(curated.glob("*.parquet"))
     if not files:
         raise RunNotCuratedError(
-            f"{curated}: holds no .parquet files; run `hebatron curate INPUT... -o {run_dir}` first")
+            f"{curated}: holds no .parquet files; run `hebatron curate INPUT... -o {run_dir}` first"
+        )
     return files
 
 
@@ -72,8 +74,10 @@ def _base_schema(files: list[Path]) -> pa.Schema:
     for path in files:
         schema = pq.ParquetFile(path).schema_arrow
         if missing := [c for c in REQUIRED_COLUMNS if c not in schema.names]:
-            raise CuratedSchemaError(f"{path}: curated file lacks column(s) {missing} (has {schema.names}); "
-                                     "score the output of `hebatron curate`")
+            raise CuratedSchemaError(
+                f"{path}: curated file lacks column(s) {missing} (has {schema.names}); "
+                "score the output of `hebatron curate`"
+            )
         schemas.append(base_schema(schema))
     try:
         return pa.unify_schemas(schemas)
@@ -146,8 +150,16 @@ def score_run(
         raise ScoringError(str(e)) from None
 
 
-def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, scorer: DocumentScorer | None,
-                  progress: bool, executor: Executor, workers: int, echo: Callable[[str], None] | None) -> dict:
+def _score_locked(
+    run_dir: Path,
+    lm_dir: Path | None,
+    config: DifficultyConfig,
+    scorer: DocumentScorer | None,
+    progress: bool,
+    executor: Executor,
+    workers: int,
+    echo: Callable[[str], None] | None,
+) -> dict:
     layout = RunLayout(run_dir)
     work, logs = layout.work / "score", layout.work / "logs"
     previous = _read_json(work / "plan.json")
@@ -155,8 +167,10 @@ def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, 
     if previous and not _completed(logs, "score_publish") and (work / "publishing").exists():
         # an interrupted publish: RUN/curated may hold new files already, so it is finished before anything else
         if previous["files"] != [f.stem for f in files]:
-            raise ScoringError(f"{run_dir}: an interrupted scoring left files in {work}; delete {work} and "
-                               f"{logs}/score* and re-run `hebatron score {run_dir}`")
+            raise ScoringError(
+                f"{run_dir}: an interrupted scoring left files in {work}; delete {work} and "
+                f"{logs}/score* and re-run `hebatron score {run_dir}`"
+            )
         PublishScores(str(run_dir), str(work), previous["files"], previous["lm"]).run()
         (work / "publishing").unlink()
         files = _curated_files(run_dir)
@@ -164,8 +178,12 @@ def _score_locked(run_dir: Path, lm_dir: Path | None, config: DifficultyConfig, 
     base = _base_schema(files)
     scorer = scorer or _make_scorer(lm_dir, config)
     lm = scorer.describe()
-    plan = {"files": [f.stem for f in files], "inputs": {f"curated/{f.name}": file_sha256(f) for f in files},
-            "settings_sha256": _settings_sha256(config, lm), "lm": lm}
+    plan = {
+        "files": [f.stem for f in files],
+        "inputs": {f"curated/{f.name}": file_sha256(f) for f in files},
+        "settings_sha256": _settings_sha256(config, lm),
+        "lm": lm,
+    }
     same = previous is not None and all(previous.get(k) == plan[k] for k in ("files", "settings_sha256"))
     record = _read_json(run_dir / ".stages" / "score.json") or {}
     published = previous is not None and (_completed(logs, "score_publish") or previous.get("finished_publish"))

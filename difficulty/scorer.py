@@ -81,9 +81,7 @@ class KenLMScorer:
     datatrove's worker processes; KenLM's binary is mmap-ed, so workers on one machine share its pages.
     """
 
-    def __init__(
-        self, model_dir: Path | str, *, max_chars: int = DEFAULT_MAX_CHARS, lang: str = "he"
-    ) -> None:
+    def __init__(self, model_dir: Path | str, *, max_chars: int = DEFAULT_MAX_CHARS, lang: str = "he") -> None:
         if max_chars <= 0:
             raise ValueError(f"max_chars must be positive, got {max_chars}")
         self.files: LMFiles = resolve_lm(Path(model_dir), lang=lang)
@@ -106,9 +104,7 @@ class KenLMScorer:
         try:
             import kenlm
         except ImportError:
-            raise ImportError(
-                "scoring needs the KenLM query module: pip install ufal.kenlm (or kenlm)"
-            ) from None
+            raise ImportError("scoring needs the KenLM query module: pip install ufal.kenlm (or kenlm)") from None
 
         self._sp = spm.SentencePieceProcessor(model_file=str(self.files.sp_model))
         self._lm = kenlm.Model(str(self.files.kenlm_model))
@@ -144,9 +140,7 @@ class KenLMScorer:
                 scored += 1
         if not scored:
             raise UnscorableDocument("no_pieces", "SentencePiece produced no pieces")
-        return DocScore(
-            perplexity=10.0 ** (-log10_prob / tokens), log10_prob=log10_prob, tokens=tokens, lines=scored
-        )
+        return DocScore(perplexity=10.0 ** (-log10_prob / tokens), log10_prob=log10_prob, tokens=tokens, lines=scored)
 
     def score_many(self, texts: Sequence[str]) -> list[DocScore | UnscorableDocument]:
         """Score several documents: per text, its ``DocScore`` or the ``UnscorableDocument`` (why not)."""

@@ -29,14 +29,19 @@ def view_sources(run_dir: Path) -> dict[str, str]:
         if folder.is_dir() and any(folder.glob("*.parquet")):
             views[name] = f"SELECT * FROM read_parquet({_sql_str(folder / '*.parquet')}, union_by_name=true)"
     if any(run_dir.glob("shards/phase-*/part-*.parquet")):
-        views["shards"] = (f"SELECT * FROM read_parquet({_sql_str(run_dir / 'shards' / 'phase-*' / 'part-*.parquet')},"
-                           " union_by_name=true)")
+        views["shards"] = (
+            f"SELECT * FROM read_parquet({_sql_str(run_dir / 'shards' / 'phase-*' / 'part-*.parquet')},"
+            " union_by_name=true)"
+        )
     stats = run_dir / "stats.json"
     if stats.is_file():
-        views["stats"] = (f"SELECT unnest(funnel, recursive := true) FROM read_json({_sql_str(stats)}, "
-                          "maximum_object_size=67108864)")
-        views["drop_reasons"] = (f"SELECT unnest(drop_reasons, recursive := true) FROM read_json({_sql_str(stats)},"
-                                 " maximum_object_size=67108864)")
+        views["stats"] = (
+            f"SELECT unnest(funnel, recursive := true) FROM read_json({_sql_str(stats)}, maximum_object_size=67108864)"
+        )
+        views["drop_reasons"] = (
+            f"SELECT unnest(drop_reasons, recursive := true) FROM read_json({_sql_str(stats)},"
+            " maximum_object_size=67108864)"
+        )
     steps = run_dir / "step_stats.json"
     if steps.is_file() and steps.stat().st_size > 2:
         views["step_stats"] = f"SELECT * FROM read_json({_sql_str(steps)})"
@@ -60,8 +65,9 @@ def query(run_dir: Path, sql: str) -> tuple[list[str], list[tuple]]:
     try:
         rel = con.sql(sql)
     except duckdb.Error as e:
-        raise CatalogError(f"query failed: {str(e).splitlines()[0]} (views: {', '.join(view_sources(run_dir))})") \
-            from None
+        raise CatalogError(
+            f"query failed: {str(e).splitlines()[0]} (views: {', '.join(view_sources(run_dir))})"
+        ) from None
     if rel is None:
         return [], []
     return list(rel.columns), rel.fetchall()

@@ -15,8 +15,12 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="From raw Hebrew web text to an easy-to-hard MoE pretraining curriculum.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="From raw Hebrew web text to an easy-to-hard MoE pretraining curriculum.",
+)
 
 
 def say(message: str) -> None:
@@ -84,11 +88,23 @@ def curate(
     if executor not in ("local", "ray", "slurm"):
         raise typer.BadParameter(f"--executor must be local, ray or slurm, not {executor!r}")
     cfg = load_recipe(recipe).curation
-    slurm = SlurmOptions(partition=slurm_partition, time=slurm_time, dry_run=dry_run,
-                         venv_path=str(Path(sys.prefix) / "bin" / "activate"))
+    slurm = SlurmOptions(
+        partition=slurm_partition,
+        time=slurm_time,
+        dry_run=dry_run,
+        venv_path=str(Path(sys.prefix) / "bin" / "activate"),
+    )
     say(f"curating {len(inputs)} input(s) into {out} ({executor}, {workers} worker(s))")
-    result = run_curate(inputs, out, cfg, executor=executor, workers=workers, tasks=tasks, slurm=slurm,
-                        progress=workers == 1 and executor == "local")
+    result = run_curate(
+        inputs,
+        out,
+        cfg,
+        executor=executor,
+        workers=workers,
+        tasks=tasks,
+        slurm=slurm,
+        progress=workers == 1 and executor == "local",
+    )
     if "sbatch_scripts" in result:
         console.print("sbatch scripts written (not submitted):")
         for path in result["sbatch_scripts"]:
@@ -104,8 +120,9 @@ def curate(
 
 @app.command("train-lm")
 def train_lm(
-    corpus: Annotated[list[Path], typer.Argument(help="Text (.txt, one document per line), .jsonl or .parquet "
-                                                      "files or folders.")],
+    corpus: Annotated[
+        list[Path], typer.Argument(help="Text (.txt, one document per line), .jsonl or .parquet files or folders.")
+    ],
     out: Annotated[Path, typer.Option("-o", "--out", help="Model directory to write.")],
     vocab_size: Annotated[int, typer.Option(help="SentencePiece unigram vocabulary.")] = 8000,
     order: Annotated[int, typer.Option(help="KenLM n-gram order (2-6).")] = 5,
@@ -124,8 +141,12 @@ def train_lm(
 @app.command()
 def score(
     run: Annotated[Path, typer.Argument(help="A curated run directory.")],
-    lm: Annotated[Path | None, typer.Option(help="Reference-LM directory (ours, or CCNet's he.sp.model + "
-                                                 "he.arpa.bin); default: the built-in HTB model.")] = None,
+    lm: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reference-LM directory (ours, or CCNet's he.sp.model + he.arpa.bin); default: the built-in HTB model."
+        ),
+    ] = None,
     recipe: Annotated[str, typer.Option(help="Recipe name or YAML path (its difficulty section).")] = "default",
     percentiles: Annotated[str | None, typer.Option(help="Phase cuts as percentiles, e.g. 33,66.")] = None,
     cutoffs: Annotated[str | None, typer.Option(help="Fixed perplexity cuts instead, e.g. 1320,1830.")] = None,
@@ -137,24 +158,35 @@ def score(
     from hebatron.recipes import load_recipe
     from hebatron.tables import print_phases
 
-    cfg = _replace(load_recipe(recipe).difficulty, percentiles=_numbers(percentiles, "--percentiles", 2, "33,66"),
-                   cutoffs=_numbers(cutoffs, "--cutoffs", 2, "1320,1830"), lm_dir=lm)
+    cfg = _replace(
+        load_recipe(recipe).difficulty,
+        percentiles=_numbers(percentiles, "--percentiles", 2, "33,66"),
+        cutoffs=_numbers(cutoffs, "--cutoffs", 2, "1320,1830"),
+        lm_dir=lm,
+    )
     print_phases(score_run(run, config=cfg, executor=executor, workers=workers, progress=True, echo=say))
 
 
 @app.command()
 def shard(
     run: Annotated[Path, typer.Argument(help="A scored run directory.")],
-    anchor: Annotated[list[Path], typer.Option("--anchor", help="English anchor JSONL/Parquet files or folders "
-                                                                 "(a `text` field); repeatable.")],
+    anchor: Annotated[
+        list[Path],
+        typer.Option("--anchor", help="English anchor JSONL/Parquet files or folders (a `text` field); repeatable."),
+    ],
     recipe: Annotated[str, typer.Option(help="Recipe name or YAML path (its shards section).")] = "default",
-    anchor_ratio: Annotated[str | None, typer.Option(help="English share of each phase's tokens, e.g. "
-                                                          "0.3,0.2,0.1.")] = None,
+    anchor_ratio: Annotated[
+        str | None, typer.Option(help="English share of each phase's tokens, e.g. 0.3,0.2,0.1.")
+    ] = None,
     shard_rows: Annotated[int | None, typer.Option(help="Rows per shard file.")] = None,
     seed: Annotated[int | None, typer.Option(help="Shuffle and anchor-draw seed.")] = None,
     allow_repeat: Annotated[bool, typer.Option(help="Repeat anchors when the pool is too small.")] = False,
-    tokenizer: Annotated[Path | None, typer.Option(help="tokenizer.json or SentencePiece .model to count "
-                                                        "tokens with (default: train a bilingual BPE).")] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            help="tokenizer.json or SentencePiece .model to count tokens with (default: train a bilingual BPE)."
+        ),
+    ] = None,
 ) -> None:
     """Write per-phase Parquet shards mixed with English anchors, RUN/shards/manifest.json and RUN/tokenizer/."""
     from hebatron.recipes import load_recipe
@@ -162,8 +194,14 @@ def shard(
     from shards.run import shard_run
 
     r = load_recipe(recipe)
-    cfg = _replace(r.shards, shard_rows=shard_rows, seed=seed, tokenizer=tokenizer, allow_repeat=allow_repeat or None,
-                   anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"))
+    cfg = _replace(
+        r.shards,
+        shard_rows=shard_rows,
+        seed=seed,
+        tokenizer=tokenizer,
+        allow_repeat=allow_repeat or None,
+        anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"),
+    )
     print_shards(shard_run(run, anchor, cfg, recipe_name=r.name, progress=True))
 
 
@@ -188,11 +226,14 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     funnel_cols, funnel = query(run, "SELECT * FROM stats")
     _, reasons = query(run, "SELECT filter_reason, documents, characters FROM drop_reasons")
     _, totals = query(run, "SELECT (SELECT count(*) FROM curated), (SELECT max(documents_in) FROM stats)")
-    print_funnel({
-        "funnel": [dict(zip(funnel_cols, row, strict=True)) for row in funnel],
-        "drop_reasons": [{"filter_reason": r, "documents": d, "characters": c} for r, d, c in reasons],
-        "curated_documents": totals[0][0], "input_documents": totals[0][1] or 0,
-    })
+    print_funnel(
+        {
+            "funnel": [dict(zip(funnel_cols, row, strict=True)) for row in funnel],
+            "drop_reasons": [{"filter_reason": r, "documents": d, "characters": c} for r, d, c in reasons],
+            "curated_documents": totals[0][0],
+            "input_documents": totals[0][1] or 0,
+        }
+    )
     if (run / "cutoffs.json").is_file():
         print_phases(json.loads((run / "cutoffs.json").read_text()))
     if (run / "shards" / "manifest.json").is_file():
@@ -241,8 +282,9 @@ def _write_summary(path: Path | None, summary: dict) -> None:
 def train(
     run: Annotated[Path, typer.Argument(help="A tokenized run directory.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Training directory.")],
-    recipe: Annotated[str, typer.Option(help="Model recipe: tiny-moe (CPU), moe-100m, nemotron3-nano-he (GPU).")]
-    = "tiny-moe",
+    recipe: Annotated[
+        str, typer.Option(help="Model recipe: tiny-moe (CPU), moe-100m, nemotron3-nano-he (GPU).")
+    ] = "tiny-moe",
     order: Annotated[str | None, typer.Option(help="forward | reversed | shuffled (no curriculum).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (same seed, same losses on CPU).")] = None,
     steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
@@ -255,8 +297,15 @@ def train(
     Distributed: `torchrun --nproc_per_node N -m hebatron train ...`."""
     from train.loop import train_run
 
-    r, cfg = _train_recipe(recipe, order=order, seed=seed, steps_per_phase=steps_per_phase, tensor_parallel=tp,
-                           pipeline_parallel=pp, expert_parallel=ep)
+    r, cfg = _train_recipe(
+        recipe,
+        order=order,
+        seed=seed,
+        steps_per_phase=steps_per_phase,
+        tensor_parallel=tp,
+        pipeline_parallel=pp,
+        expert_parallel=ep,
+    )
     result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print)
     _write_summary(summary, result)
     if result["status"] == "already_finished":
@@ -278,8 +327,9 @@ def ablate(
     from train.ablate import ablate as run_ablation
 
     r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase)
-    result = run_ablation(run, out, orders=orders.split(","), seeds=seeds, model=r.model, train=cfg,
-                          recipe_name=r.name, echo=print)
+    result = run_ablation(
+        run, out, orders=orders.split(","), seeds=seeds, model=r.model, train=cfg, recipe_name=r.name, echo=print
+    )
     _write_summary(summary, result)
     print((Path(out) / "ablation.md").read_text())
     print(f"plot: {(Path(out) / 'ablation.png').resolve()}")

@@ -147,6 +147,7 @@ def _located(where: str, message: str) -> str:
 
 # --- type checks against the dataclass hints ----------------------------------------------------------------
 
+
 class _Mismatch(Exception):
     def __init__(self, key: str, expected: str, got: str, note: str = ""):
         super().__init__(key)
@@ -263,8 +264,13 @@ def _number_note(value: Any) -> str:
     return " (YAML reads a number without a decimal point, such as 1e-3, as text: write 1.0e-3)"
 
 
-_NAMES = {bool: ("true or false", "true/false values"), int: ("an integer", "integers"),
-          float: ("a number", "numbers"), str: ("a string", "strings"), Path: ("a path", "paths")}
+_NAMES = {
+    bool: ("true or false", "true/false values"),
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+    Path: ("a path", "paths"),
+}
 
 
 def _describe(hint: Any, plural: bool = False) -> str:

@@ -24,8 +24,9 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 PHASE_COLOURS = {1: "#4c9f70", 2: "#e0a030", 3: "#c0504d"}
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False,
-                     "axes.spines.right": False, "figure.dpi": 100})
+plt.rcParams.update(
+    {"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100}
+)
 
 
 def _svg(fig) -> str:
@@ -33,7 +34,7 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def _table(columns: list[str], rows: list[tuple]) -> str:
@@ -61,11 +62,15 @@ def funnel_section(run: Path) -> str:
     ax2.barh([r["filter_reason"] for r in reasons][::-1], [r["documents"] for r in reasons][::-1], color="#c0504d")
     ax2.set_xlabel("documents dropped")
     fig.tight_layout()
-    rows = [(f["step"], f["documents_in"], f["documents_out"], f["dropped"], f["characters_in"],
-             f["characters_out"]) for f in funnel]
-    return (f"<h2>Curation funnel</h2><p>{stats['curated_documents']:,} of {stats['input_documents']:,} input "
-            f"records curated.</p>{_svg(fig)}"
-            + _table(["step", "docs in", "docs out", "dropped", "chars in", "chars out"], rows))
+    rows = [
+        (f["step"], f["documents_in"], f["documents_out"], f["dropped"], f["characters_in"], f["characters_out"])
+        for f in funnel
+    ]
+    return (
+        f"<h2>Curation funnel</h2><p>{stats['curated_documents']:,} of {stats['input_documents']:,} input "
+        f"records curated.</p>{_svg(fig)}"
+        + _table(["step", "docs in", "docs out", "dropped", "chars in", "chars out"], rows)
+    )
 
 
 def language_section(run: Path) -> str:
@@ -77,8 +82,14 @@ def language_section(run: Path) -> str:
     fig, ax = plt.subplots(figsize=(8, 3))
     he = [s for lang, s in rows if lang == "he"]
     other = [s for lang, s in rows if lang != "he"]
-    ax.hist([he, other], bins=40, range=(0, 1), stacked=True, label=["labelled he", "other languages"],
-            color=["#4a78b5", "#aaaaaa"])
+    ax.hist(
+        [he, other],
+        bins=40,
+        range=(0, 1),
+        stacked=True,
+        label=["labelled he", "other languages"],
+        color=["#4a78b5", "#aaaaaa"],
+    )
     ax.set_xlabel("lid.176 score of the top label")
     ax.set_ylabel("documents")
     ax.legend()
@@ -94,8 +105,13 @@ def perplexity_section(run: Path) -> str:
     phase = np.array([r[1] for r in rows])
     fig, ax = plt.subplots(figsize=(8, 3.2))
     bins = np.logspace(np.log10(max(ppl.min(), 1e-3)), np.log10(ppl.max() * 1.01), 50)
-    ax.hist([ppl[phase == k] for k in PHASES], bins=bins, stacked=True,
-            color=[PHASE_COLOURS[k] for k in PHASES], label=[f"phase {k}" for k in PHASES])
+    ax.hist(
+        [ppl[phase == k] for k in PHASES],
+        bins=bins,
+        stacked=True,
+        color=[PHASE_COLOURS[k] for k in PHASES],
+        label=[f"phase {k}" for k in PHASES],
+    )
     c = cut["cutoffs"]
     for x in (c["low"], c["high"]):
         ax.axvline(x, color="black", linestyle="--", linewidth=1)
@@ -103,11 +119,17 @@ def perplexity_section(run: Path) -> str:
     ax.set_xlabel("document perplexity (reference LM)")
     ax.set_ylabel("documents")
     ax.legend()
-    table = _table(["phase", "docs", "chars", "tokens", "char share", "ppl median"],
-                   [(k, p["documents"], p["characters"], p["tokens"], p["character_share"], p["perplexity_median"])
-                    for k, p in sorted(cut["phases"].items())])
-    return (f"<h2>Difficulty</h2><p>Cutoffs {c['low']:.1f} / {c['high']:.1f} ({html.escape(c['method'])}).</p>"
-            f"{_svg(fig)}{table}")
+    table = _table(
+        ["phase", "docs", "chars", "tokens", "char share", "ppl median"],
+        [
+            (k, p["documents"], p["characters"], p["tokens"], p["character_share"], p["perplexity_median"])
+            for k, p in sorted(cut["phases"].items())
+        ],
+    )
+    return (
+        f"<h2>Difficulty</h2><p>Cutoffs {c['low']:.1f} / {c['high']:.1f} ({html.escape(c['method'])}).</p>"
+        f"{_svg(fig)}{table}"
+    )
 
 
 def shards_section(run: Path) -> str:
@@ -124,10 +146,22 @@ def shards_section(run: Path) -> str:
     ax.set_xlabel("phase")
     ax.set_ylabel("tokens")
     ax.legend()
-    rows = [(k, p["hebrew"]["documents"], p["hebrew"]["tokens"], p["anchor"]["documents"], p["anchor"]["tokens"],
-             p["anchor_ratio"]) for k, p in phases]
-    return ("<h2>Phases and anchor mixture</h2>" + _svg(fig)
-            + _table(["phase", "he docs", "he tokens", "anchor docs", "anchor tokens", "anchor share"], rows))
+    rows = [
+        (
+            k,
+            p["hebrew"]["documents"],
+            p["hebrew"]["tokens"],
+            p["anchor"]["documents"],
+            p["anchor"]["tokens"],
+            p["anchor_ratio"],
+        )
+        for k, p in phases
+    ]
+    return (
+        "<h2>Phases and anchor mixture</h2>"
+        + _svg(fig)
+        + _table(["phase", "he docs", "he tokens", "anchor docs", "anchor tokens", "anchor share"], rows)
+    )
 
 
 def _metrics(train_dir: Path) -> list[dict]:
@@ -143,8 +177,14 @@ def training_section(train_dir: Path) -> str:
         fig, ax = plt.subplots(figsize=(8, 3.2))
         for k in sorted({m["phase"] for m in steps}):
             pts = [m for m in steps if m["phase"] == k]
-            ax.plot([m["step"] for m in pts], [m["loss"] for m in pts], ".-", markersize=3,
-                    color=PHASE_COLOURS.get(int(k), "#333"), label=f"phase {k}")
+            ax.plot(
+                [m["step"] for m in pts],
+                [m["loss"] for m in pts],
+                ".-",
+                markersize=3,
+                color=PHASE_COLOURS.get(int(k), "#333"),
+                label=f"phase {k}",
+            )
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
         ax.legend()
@@ -158,26 +198,48 @@ def training_section(train_dir: Path) -> str:
         ax.set_ylabel("eval loss")
         ax.legend()
         parts.append(_svg(fig))
-        parts.append(_table(["after phase", "he_loss", "en_loss"],
-                            [(m["after_phase"], m["he_loss"], m["en_loss"]) for m in evals]))
+        parts.append(
+            _table(
+                ["after phase", "he_loss", "en_loss"], [(m["after_phase"], m["he_loss"], m["en_loss"]) for m in evals]
+            )
+        )
     return "".join(parts)
 
 
 def ablation_section(ablation_dir: Path) -> str:
     data = json.loads((ablation_dir / "ablation.json").read_text())
-    rows = [(t["order"], t["he_loss_mean"], t["he_loss_std"], t["en_loss_mean"], t["en_loss_std"], t["runs"])
-            for t in data["table"]]
+    rows = [
+        (t["order"], t["he_loss_mean"], t["he_loss_std"], t["en_loss_mean"], t["en_loss_std"], t["runs"])
+        for t in data["table"]
+    ]
     fig, ax = plt.subplots(figsize=(6, 3))
     x = range(len(rows))
-    ax.errorbar([i - 0.1 for i in x], [r[1] for r in rows], yerr=[r[2] for r in rows], fmt="o", capsize=4,
-                color="#4a78b5", label="Hebrew (held out)")
-    ax.errorbar([i + 0.1 for i in x], [r[3] for r in rows], yerr=[r[4] for r in rows], fmt="s", capsize=4,
-                color="#888888", label="English (held out)")
+    ax.errorbar(
+        [i - 0.1 for i in x],
+        [r[1] for r in rows],
+        yerr=[r[2] for r in rows],
+        fmt="o",
+        capsize=4,
+        color="#4a78b5",
+        label="Hebrew (held out)",
+    )
+    ax.errorbar(
+        [i + 0.1 for i in x],
+        [r[3] for r in rows],
+        yerr=[r[4] for r in rows],
+        fmt="s",
+        capsize=4,
+        color="#888888",
+        label="English (held out)",
+    )
     ax.set_xticks(list(x), [r[0] for r in rows])
     ax.set_ylabel("final eval loss (mean ± std)")
     ax.legend()
-    return ("<h2>Curriculum ablation</h2>" + _svg(fig)
-            + _table(["order", "he_loss mean", "he_loss std", "en_loss mean", "en_loss std", "runs"], rows))
+    return (
+        "<h2>Curriculum ablation</h2>"
+        + _svg(fig)
+        + _table(["order", "he_loss mean", "he_loss std", "en_loss mean", "en_loss std", "runs"], rows)
+    )
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -186,8 +248,9 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4
 .muted{color:#777}"""
 
 
-def write_report(run: Path, *, train_dirs: list[Path] | None = None, ablation_dir: Path | None = None,
-                 out: Path | None = None) -> Path:
+def write_report(
+    run: Path, *, train_dirs: list[Path] | None = None, ablation_dir: Path | None = None, out: Path | None = None
+) -> Path:
     """Writes RUN/report.html (or OUT); returns its path."""
     run = Path(run)
     if not (run / "stats.json").is_file():
@@ -203,9 +266,11 @@ def write_report(run: Path, *, train_dirs: list[Path] | None = None, ablation_di
             sections.append(training_section(train_dir))
     if ablation_dir and (ablation_dir / "ablation.json").is_file():
         sections.append(ablation_section(ablation_dir))
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Hebatron run report</title>"
-            f"<style>{STYLE}</style></head><body><h1>Hebatron run report</h1>"
-            f"<p class='muted'>{html.escape(str(run.resolve()))}</p>{''.join(sections)}</body></html>")
+    page = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Hebatron run report</title>"
+        f"<style>{STYLE}</style></head><body><h1>Hebatron run report</h1>"
+        f"<p class='muted'>{html.escape(str(run.resolve()))}</p>{''.join(sections)}</body></html>"
+    )
     out = out or run / "report.html"
     write_text_atomic(out, page)
     return out

@@ -90,8 +90,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, say: Callable[[str], None] = pr
             stage(f"train-lm → {lm_dir}")
             train_reference_lm([Path(p) for p in cfg.reference_corpus], lm_dir)
     stage("score")
-    out["score"] = score_run(run_dir, lm_dir=lm_dir, config=recipe.difficulty, workers=cfg.workers, progress=True,
-                             echo=stage)
+    out["score"] = score_run(
+        run_dir, lm_dir=lm_dir, config=recipe.difficulty, workers=cfg.workers, progress=True, echo=stage
+    )
 
     stage("shard")
     anchors = _paths(cfg.anchors, sample_anchors)
@@ -103,8 +104,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, say: Callable[[str], None] = pr
         from train.loop import train_run
 
         stage(f"train ({recipe.name}: {recipe.train.steps_per_phase} steps per phase, order {recipe.train.order})")
-        out["train"] = train_run(run_dir, run_dir / "train", model=recipe.model, train=recipe.train,
-                                 recipe_name=recipe.name, echo=say)
+        out["train"] = train_run(
+            run_dir, run_dir / "train", model=recipe.model, train=recipe.train, recipe_name=recipe.name, echo=say
+        )
     if cfg.report:
         from hebatron.report import write_report
 

@@ -13,8 +13,14 @@ console = Console() if sys.stdout.isatty() else Console(width=160)
 def print_funnel(stats: dict) -> None:
     table = Table("step", "docs in", "docs out", "dropped", "chars in", "chars out", title="Curation funnel")
     for row in stats["funnel"]:
-        table.add_row(row["step"], f"{row['documents_in']:,}", f"{row['documents_out']:,}", f"{row['dropped']:,}",
-                      f"{row['characters_in']:,}", f"{row['characters_out']:,}")
+        table.add_row(
+            row["step"],
+            f"{row['documents_in']:,}",
+            f"{row['documents_out']:,}",
+            f"{row['dropped']:,}",
+            f"{row['characters_in']:,}",
+            f"{row['characters_out']:,}",
+        )
     console.print(table)
     reasons = Table("filter_reason", "documents", "characters", title="Drops per reason")
     for row in stats["drop_reasons"]:
@@ -25,15 +31,29 @@ def print_funnel(stats: dict) -> None:
 
 def print_phases(cut: dict) -> None:
     c = cut["cutoffs"]
-    how = (f"percentiles {c['percentiles'][0]:g}/{c['percentiles'][1]:g} ({c['weight']}-weighted)"
-           if c["method"] == "percentiles" else "fixed")
-    table = Table("phase", "docs", "chars", "tokens", "char share", "ppl min", "ppl median", "ppl max",
-                  title=f"Phases: cutoffs {c['low']:.1f} / {c['high']:.1f}, {how}")
+    how = (
+        f"percentiles {c['percentiles'][0]:g}/{c['percentiles'][1]:g} ({c['weight']}-weighted)"
+        if c["method"] == "percentiles"
+        else "fixed"
+    )
+    table = Table(
+        "phase",
+        "docs",
+        "chars",
+        "tokens",
+        "char share",
+        "ppl min",
+        "ppl median",
+        "ppl max",
+        title=f"Phases: cutoffs {c['low']:.1f} / {c['high']:.1f}, {how}",
+    )
     for k, p in sorted(cut["phases"].items()):
-        ppl = (f"{p[f'perplexity_{m}']:.1f}" if p[f"perplexity_{m}"] is not None else ""
-               for m in ("min", "median", "max"))
-        table.add_row(k, f"{p['documents']:,}", f"{p['characters']:,}", f"{p['tokens']:,}",
-                      f"{p['character_share']:.3f}", *ppl)
+        ppl = (
+            f"{p[f'perplexity_{m}']:.1f}" if p[f"perplexity_{m}"] is not None else "" for m in ("min", "median", "max")
+        )
+        table.add_row(
+            k, f"{p['documents']:,}", f"{p['characters']:,}", f"{p['tokens']:,}", f"{p['character_share']:.3f}", *ppl
+        )
     console.print(table)
     excluded = cut["documents"].get("excluded") or {}
     if excluded:
@@ -41,12 +61,28 @@ def print_phases(cut: dict) -> None:
 
 
 def print_shards(manifest: dict) -> None:
-    table = Table("phase", "files", "he docs", "he tokens", "anchor docs", "anchor tokens", "repeated",
-                  "anchor share", title=f"Shards (tokenizer {manifest['tokenizer']['name']})")
+    table = Table(
+        "phase",
+        "files",
+        "he docs",
+        "he tokens",
+        "anchor docs",
+        "anchor tokens",
+        "repeated",
+        "anchor share",
+        title=f"Shards (tokenizer {manifest['tokenizer']['name']})",
+    )
     for k, p in sorted(manifest["phases"].items()):
-        table.add_row(k, str(len(p["files"])), f"{p['hebrew']['documents']:,}", f"{p['hebrew']['tokens']:,}",
-                      f"{p['anchor']['documents']:,}", f"{p['anchor']['tokens']:,}", f"{p['anchor']['repeated']:,}",
-                      f"{p['anchor_ratio']:.3f}")
+        table.add_row(
+            k,
+            str(len(p["files"])),
+            f"{p['hebrew']['documents']:,}",
+            f"{p['hebrew']['tokens']:,}",
+            f"{p['anchor']['documents']:,}",
+            f"{p['anchor']['tokens']:,}",
+            f"{p['anchor']['repeated']:,}",
+            f"{p['anchor_ratio']:.3f}",
+        )
     console.print(table)
 
 

@@ -24,8 +24,14 @@ from common.files import InputError, expand_files, write_bytes_atomic
 from common.layout import BATCH_ROWS
 from common.records import RecordError, iter_text_batches
 
-__all__ = ["ANCHOR_SUFFIXES", "AnchorError", "AnchorFile", "discover_anchors", "iter_anchor_batches",
-           "write_sample_anchors"]
+__all__ = [
+    "ANCHOR_SUFFIXES",
+    "AnchorError",
+    "AnchorFile",
+    "discover_anchors",
+    "iter_anchor_batches",
+    "write_sample_anchors",
+]
 
 ANCHOR_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 
@@ -49,8 +55,9 @@ def _suffix(name: str) -> str | None:
 def discover_anchors(paths: list[Path]) -> list[AnchorFile]:
     """The anchor files named or found in the folders named, in a stable order (as given; folders sorted)."""
     if not paths:
-        raise AnchorError("no anchor files given: pass --anchor FILE_OR_FOLDER "
-                          f"({', '.join(ANCHOR_SUFFIXES)} with a 'text' field)")
+        raise AnchorError(
+            f"no anchor files given: pass --anchor FILE_OR_FOLDER ({', '.join(ANCHOR_SUFFIXES)} with a 'text' field)"
+        )
     try:
         files = expand_files(paths, ANCHOR_SUFFIXES, what="anchor file", empty_folder="anchor folder")
     except InputError as e:
@@ -80,8 +87,9 @@ def iter_anchor_batches(anchor: AnchorFile, batch_rows: int = BATCH_ROWS) -> Ite
     file (and line) for a malformed file, and for one without any usable text."""
     any_text = False
     try:
-        for records, texts in iter_text_batches(anchor.path, batch_rows=batch_rows, what="anchor file",
-                                                allow_empty=False):
+        for records, texts in iter_text_batches(
+            anchor.path, batch_rows=batch_rows, what="anchor file", allow_empty=False
+        ):
             any_text = True
             yield records, texts
     except RecordError as e:

@@ -46,16 +46,17 @@ class ShardConfig:
             raise ValueError(f"anchor_ratio must be numbers, got {self.anchor_ratio!r}") from None
         for k, r in enumerate(ratio, 1):
             if not (math.isfinite(r) and 0.0 <= r < 1.0):
-                raise ValueError(f"anchor_ratio for phase {k} must be in [0, 1), got {r!r} "
-                                 "(it is the anchor share of the phase's tokens)")
+                raise ValueError(
+                    f"anchor_ratio for phase {k} must be in [0, 1), got {r!r} "
+                    "(it is the anchor share of the phase's tokens)"
+                )
         self.anchor_ratio = ratio  # type: ignore[assignment]
         for name in ("shard_rows", "vocab_size", "tokenizer_sample_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.vocab_size < 300:
-            raise ValueError(f"vocab_size must be at least 300 (256 bytes + merges + specials), "
-                             f"got {self.vocab_size}")
+            raise ValueError(f"vocab_size must be at least 300 (256 bytes + merges + specials), got {self.vocab_size}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.allow_repeat, bool):
@@ -63,5 +64,7 @@ class ShardConfig:
         if self.tokenizer is not None:
             self.tokenizer = Path(self.tokenizer)
             if self.tokenizer.suffix not in (".json", ".model"):
-                raise ValueError(f"tokenizer must be a tokenizer.json (HF tokenizers) or a SentencePiece "
-                                 f".model file, got {self.tokenizer}")
+                raise ValueError(
+                    f"tokenizer must be a tokenizer.json (HF tokenizers) or a SentencePiece "
+                    f".model file, got {self.tokenizer}"
+                )

@@ -26,8 +26,15 @@ import numpy as np
 
 from common.errors import HebatronError
 
-__all__ = ["RATIO_TOLERANCE", "AnchorPoolTooSmall", "MixError", "PhaseDraw", "anchor_target", "draw_anchors",
-           "shuffle_positions"]
+__all__ = [
+    "RATIO_TOLERANCE",
+    "AnchorPoolTooSmall",
+    "MixError",
+    "PhaseDraw",
+    "anchor_target",
+    "draw_anchors",
+    "shuffle_positions",
+]
 
 RATIO_TOLERANCE = 0.02
 
@@ -66,8 +73,9 @@ def _order(n: int, seed: int, round_: int) -> list[int]:
     return np.random.default_rng([seed, 0xA7C, round_]).permutation(n).tolist()
 
 
-def draw_anchors(pool_tokens: np.ndarray, hebrew_tokens: Sequence[int], ratios: Sequence[float], *,
-                 seed: int, allow_repeat: bool) -> list[PhaseDraw]:
+def draw_anchors(
+    pool_tokens: np.ndarray, hebrew_tokens: Sequence[int], ratios: Sequence[float], *, seed: int, allow_repeat: bool
+) -> list[PhaseDraw]:
     """Draw anchor documents for each phase (see the module docstring). ``pool_tokens[i]``: tokens of
     pool document ``i``; ``hebrew_tokens[k]``, ``ratios[k]``: phase ``k + 1``. Raises ``AnchorPoolTooSmall``
     (with ``missing_tokens``) or ``MixError``."""
@@ -116,14 +124,18 @@ def draw_anchors(pool_tokens: np.ndarray, hebrew_tokens: Sequence[int], ratios: 
             f"anchor pool too small: the phases need {need:,} anchor tokens "
             f"({', '.join(f'phase {d.phase}: {d.target:,}' for d in draws)}) but the anchor files hold "
             f"{int(tokens.sum()):,}; {missing:,} tokens missing. Add anchor text, lower the anchor ratio, "
-            "or allow repeats (allow_repeat / --allow-repeat)", missing)
+            "or allow repeats (allow_repeat / --allow-repeat)",
+            missing,
+        )
     for d, hebrew, ratio in zip(draws, hebrew_tokens, ratios, strict=True):
         total = hebrew + d.tokens
         realized = d.tokens / total if total else 0.0
         if hebrew and abs(realized - ratio) > RATIO_TOLERANCE:
-            raise MixError(f"phase {d.phase}: anchor share {realized:.4f} is more than {RATIO_TOLERANCE} from "
-                           f"{ratio} ({d.tokens:,} of the {d.target:,} anchor tokens wanted): the anchor "
-                           "documents are too large for this phase's size; give smaller anchor documents")
+            raise MixError(
+                f"phase {d.phase}: anchor share {realized:.4f} is more than {RATIO_TOLERANCE} from "
+                f"{ratio} ({d.tokens:,} of the {d.target:,} anchor tokens wanted): the anchor "
+                "documents are too large for this phase's size; give smaller anchor documents"
+            )
     return draws
 
 

@@ -59,16 +59,21 @@ def scored_files(run_dir: Path) -> list[Path]:
     curated = run_dir / "curated"
     files = sorted(curated.glob("*.parquet")) if curated.is_dir() else []
     if not files:
-        raise RunNotScoredError(f"{curated}: no curated documents; run `hebatron curate INPUT... -o {run_dir}` "
-                                f"and `hebatron score {run_dir}` first")
+        raise RunNotScoredError(
+            f"{curated}: no curated documents; run `hebatron curate INPUT... -o {run_dir}` "
+            f"and `hebatron score {run_dir}` first"
+        )
     for path in files:
         names = pq.ParquetFile(path).schema_arrow.names
         if missing := [c for c in ("id", "text", "perplexity", "phase") if c not in names]:
-            raise RunNotScoredError(f"{path}: curated file has no {', '.join(missing)} column(s): the run was "
-                                    f"not scored; run `hebatron score {run_dir}` first")
+            raise RunNotScoredError(
+                f"{path}: curated file has no {', '.join(missing)} column(s): the run was "
+                f"not scored; run `hebatron score {run_dir}` first"
+            )
     if not (run_dir / "cutoffs.json").is_file():
-        raise RunNotScoredError(f"{run_dir / 'cutoffs.json'} not found: the run was not scored; "
-                                f"run `hebatron score {run_dir}` first")
+        raise RunNotScoredError(
+            f"{run_dir / 'cutoffs.json'} not found: the run was not scored; run `hebatron score {run_dir}` first"
+        )
     return files
 
 
@@ -98,8 +103,9 @@ def _sample(texts: list[str], rng: np.random.Generator, rate: float) -> list[str
 
 def _training_texts(files: list[Path], anchors: list[AnchorFile], anchor_chars: int, config: ShardConfig):
     """A seeded sample of about ``tokenizer_sample_chars`` Hebrew and as many anchor characters."""
-    hebrew_chars = sum(int(pc.sum(pc.utf8_length(b.column(0))).as_py() or 0)
-                       for f in files for b in _iter_curated(f, ["text"]))
+    hebrew_chars = sum(
+        int(pc.sum(pc.utf8_length(b.column(0))).as_py() or 0) for f in files for b in _iter_curated(f, ["text"])
+    )
     budget = config.tokenizer_sample_chars
     rate = budget / max(hebrew_chars, 1)
     for i, path in enumerate(files):
@@ -113,8 +119,9 @@ def _training_texts(files: list[Path], anchors: list[AnchorFile], anchor_chars: 
             yield from _sample(texts, rng, rate)
 
 
-def _tokenizer(staging: Path, files: list[Path], anchors: list[AnchorFile], config: ShardConfig,
-               start) -> TextTokenizer:
+def _tokenizer(
+    staging: Path, files: list[Path], anchors: list[AnchorFile], config: ShardConfig, start
+) -> TextTokenizer:
     """The run's tokenizer, written under ``staging/tokenizer/`` (moved to ``RUN/tokenizer/`` at the end)."""
     if config.tokenizer is not None:
         user = load_tokenizer(config.tokenizer)
@@ -129,8 +136,12 @@ def _tokenizer(staging: Path, files: list[Path], anchors: list[AnchorFile], conf
         advance(1)
     done = start("training tokenizer", 1)
     name = f"hebatron-bpe-{config.vocab_size // 1000}k-he-en-seed{config.seed}"
-    tok = train_bpe(_training_texts(files, anchors, anchor_chars, config), staging / "tokenizer" / "tokenizer.json",
-                    vocab_size=config.vocab_size, name=name)
+    tok = train_bpe(
+        _training_texts(files, anchors, anchor_chars, config),
+        staging / "tokenizer" / "tokenizer.json",
+        vocab_size=config.vocab_size,
+        name=name,
+    )
     done(1)
     return tok
 
@@ -158,9 +169,11 @@ def _count_hebrew(files: list[Path], tok: TextTokenizer, advance) -> _Hebrew:
             texts = [t or "" for t in batch.column(0).to_pylist()]
             phase = batch.column(1).to_numpy(zero_copy_only=False)
             if batch.column(1).null_count or not np.isin(phase, PHASES).all():
-                raise RunNotScoredError(f"{path}: documents without a phase 1..3 (found "
-                                        f"{sorted(set(batch.column(1).to_pylist()) - set(PHASES))}); "
-                                        f"re-run `hebatron score {path.parent.parent}`")
+                raise RunNotScoredError(
+                    f"{path}: documents without a phase 1..3 (found "
+                    f"{sorted(set(batch.column(1).to_pylist()) - set(PHASES))}); "
+                    f"re-run `hebatron score {path.parent.parent}`"
+                )
             phases.append(phase.astype(np.int8))
             tokens.append(_count_tokens(tok, texts))
             chars.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
@@ -178,21 +191,31 @@ def _count_hebrew(files: list[Path], tok: TextTokenizer, advance) -> _Hebrew:
     return out
 
 
-def _write_hebrew(files: list[Path], hebrew: _Hebrew, positions: dict[int, np.ndarray], writer: ShuffleWriter,
-                  advance) -> None:
+def _write_hebrew(
+    files: list[Path], hebrew: _Hebrew, positions: dict[int, np.ndarray], writer: ShuffleWriter, advance
+) -> None:
     for f, path in enumerate(files):
         start = 0
         for batch in _iter_curated(path, ["id", "text", "perplexity"]):
             n = batch.num_rows
-            phase, rows = hebrew.phase[f][start:start + n], hebrew.row_in_phase[f][start:start + n]
+            phase, rows = hebrew.phase[f][start : start + n], hebrew.row_in_phase[f][start : start + n]
             for k in PHASES:
                 sel = phase == k
                 if sel.any():
                     part = batch.filter(pa.array(sel))
                     m = part.num_rows
-                    writer.add(k, positions[k][rows[sel]], {
-                        "id": part.column(0), "text": pc.fill_null(part.column(1), ""), "lang": ["he"] * m,
-                        "role": ["hebrew"] * m, "phase": [k] * m, "perplexity": part.column(2)})
+                    writer.add(
+                        k,
+                        positions[k][rows[sel]],
+                        {
+                            "id": part.column(0),
+                            "text": pc.fill_null(part.column(1), ""),
+                            "lang": ["he"] * m,
+                            "role": ["hebrew"] * m,
+                            "phase": [k] * m,
+                            "perplexity": part.column(2),
+                        },
+                    )
             start += n
             advance(n)
 
@@ -203,9 +226,17 @@ def heldout_anchors(n: int, share: float, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 0xE7A1]).permutation(n)[:count])
 
 
-def _write_anchors(anchors: list[AnchorFile], draws: list[PhaseDraw], hebrew_rows: dict[int, int],
-                   positions: dict[int, np.ndarray], writer: ShuffleWriter, advance, *, heldout: set[int],
-                   heldout_path: Path) -> None:
+def _write_anchors(
+    anchors: list[AnchorFile],
+    draws: list[PhaseDraw],
+    hebrew_rows: dict[int, int],
+    positions: dict[int, np.ndarray],
+    writer: ShuffleWriter,
+    advance,
+    *,
+    heldout: set[int],
+    heldout_path: Path,
+) -> None:
     uses: dict[int, list[tuple[int, int, int]]] = {}  # pool index -> (phase, row in phase, copy)
     for d in draws:
         for j, (i, copy) in enumerate(zip(d.anchors, d.copies, strict=True)):
@@ -229,27 +260,47 @@ def _write_anchors(anchors: list[AnchorFile], draws: list[PhaseDraw], hebrew_row
             for k, (ids, txts, pos) in rows.items():
                 if ids:
                     m = len(ids)
-                    writer.add(k, positions[k][np.asarray(pos)], {
-                        "id": ids, "text": txts, "lang": ["en"] * m, "role": ["anchor"] * m, "phase": [k] * m,
-                        "perplexity": pa.nulls(m, pa.float64())})
+                    writer.add(
+                        k,
+                        positions[k][np.asarray(pos)],
+                        {
+                            "id": ids,
+                            "text": txts,
+                            "lang": ["en"] * m,
+                            "role": ["anchor"] * m,
+                            "phase": [k] * m,
+                            "perplexity": pa.nulls(m, pa.float64()),
+                        },
+                    )
         advance(1)
     n = len(held_ids)
-    pq.write_table(pa.table({"id": held_ids, "text": held_texts, "lang": ["en"] * n, "role": ["eval"] * n},
-                            schema=pa.schema([("id", pa.string()), ("text", pa.string()), ("lang", pa.string()),
-                                              ("role", pa.string())])), heldout_path)
+    pq.write_table(
+        pa.table(
+            {"id": held_ids, "text": held_texts, "lang": ["en"] * n, "role": ["eval"] * n},
+            schema=pa.schema(
+                [("id", pa.string()), ("text", pa.string()), ("lang", pa.string()), ("role", pa.string())]
+            ),
+        ),
+        heldout_path,
+    )
 
 
-def _plan(files: list[Path], anchors: list[AnchorFile], run_dir: Path, config: ShardConfig,
-          recipe: dict | None) -> dict:
+def _plan(
+    files: list[Path], anchors: list[AnchorFile], run_dir: Path, config: ShardConfig, recipe: dict | None
+) -> dict:
     import tokenizers
 
     cfg = asdict(config)
     cfg["tokenizer"] = None if config.tokenizer is None else {"sha256": file_sha256(config.tokenizer)}
-    return {"version": PLAN_VERSION, "config": json.loads(json.dumps(cfg)),
-            "curated": [[p.name, file_sha256(p)] for p in files],
-            "cutoffs_sha256": file_sha256(run_dir / "cutoffs.json"),
-            "anchors": [[a.source, file_sha256(a.path)] for a in anchors],
-            "recipe": recipe, "libraries": {"pyarrow": pa.__version__, "tokenizers": tokenizers.__version__}}
+    return {
+        "version": PLAN_VERSION,
+        "config": json.loads(json.dumps(cfg)),
+        "curated": [[p.name, file_sha256(p)] for p in files],
+        "cutoffs_sha256": file_sha256(run_dir / "cutoffs.json"),
+        "anchors": [[a.source, file_sha256(a.path)] for a in anchors],
+        "recipe": recipe,
+        "libraries": {"pyarrow": pa.__version__, "tokenizers": tokenizers.__version__},
+    }
 
 
 def _existing(run_dir: Path, plan: dict) -> dict | None:
@@ -263,8 +314,11 @@ def _existing(run_dir: Path, plan: dict) -> dict | None:
         return None
     paths = [out / f["path"] for p in manifest["phases"].values() for f in p["files"]]
     tokenizer = run_dir / manifest["tokenizer"]["path"]
-    if all(p.is_file() for p in paths) and tokenizer.is_file() and file_sha256(tokenizer) == manifest[
-            "tokenizer"]["sha256"]:
+    if (
+        all(p.is_file() for p in paths)
+        and tokenizer.is_file()
+        and file_sha256(tokenizer) == manifest["tokenizer"]["sha256"]
+    ):
         return manifest
     return None
 
@@ -273,8 +327,15 @@ def _role(documents: int, characters: int, tokens: int, repeated: int) -> dict:
     return {"documents": documents, "characters": characters, "tokens": tokens, "repeated": repeated}
 
 
-def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = None, *,
-              recipe: dict | None = None, recipe_name: str | None = None, progress: bool = True) -> dict:
+def shard_run(
+    run_dir: Path,
+    anchors: list[Path],
+    config: ShardConfig | None = None,
+    *,
+    recipe: dict | None = None,
+    recipe_name: str | None = None,
+    progress: bool = True,
+) -> dict:
     """Write ``RUN/shards/phase-{1,2,3}/part-*.parquet`` (Hebrew + anchors, shuffled), ``RUN/shards/manifest.json``
     and ``RUN/tokenizer/``; returns the manifest. Raises ``RunNotScoredError``, ``AnchorError``,
     ``AnchorPoolTooSmall`` / ``MixError``, ``TokenizerError`` (all name the file or say what to change)."""
@@ -303,8 +364,13 @@ def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = N
             per_phase = {k: phase == k for k in PHASES}
             heldout = heldout_anchors(len(pool.tokens), config.heldout_anchor_share, config.seed)
             available = np.setdiff1d(np.arange(len(pool.tokens)), heldout)
-            draws = draw_anchors(pool.tokens[available], [int(h_tokens[per_phase[k]].sum()) for k in PHASES],
-                                 config.anchor_ratio, seed=config.seed, allow_repeat=config.allow_repeat)
+            draws = draw_anchors(
+                pool.tokens[available],
+                [int(h_tokens[per_phase[k]].sum()) for k in PHASES],
+                config.anchor_ratio,
+                seed=config.seed,
+                allow_repeat=config.allow_repeat,
+            )
             for d in draws:  # back to pool indices
                 d.anchors = [int(available[j]) for j in d.anchors]
             hebrew_rows = {k: int(per_phase[k].sum()) for k in PHASES}
@@ -315,9 +381,16 @@ def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = N
             _write_hebrew(files, hebrew, positions, writer, start("writing Hebrew rows", n_docs))
             out = staging / "shards"
             (out / "eval").mkdir(parents=True)
-            _write_anchors(anchor_files, draws, hebrew_rows, positions, writer,
-                           start("writing anchor rows", len(anchor_files)), heldout=set(heldout.tolist()),
-                           heldout_path=out / "eval" / "anchor.parquet")
+            _write_anchors(
+                anchor_files,
+                draws,
+                hebrew_rows,
+                positions,
+                writer,
+                start("writing anchor rows", len(anchor_files)),
+                heldout=set(heldout.tolist()),
+                heldout_path=out / "eval" / "anchor.parquet",
+            )
             phases = {}
             for k, d in zip(PHASES, draws, strict=True):
                 sel = per_phase[k]
@@ -325,14 +398,33 @@ def shard_run(run_dir: Path, anchors: list[Path], config: ShardConfig | None = N
                 idx = np.asarray(d.anchors, dtype=np.int64)
                 a = _role(len(idx), int(pool.chars[idx].sum()), int(pool.tokens[idx].sum()), d.repeated)
                 total = h["tokens"] + a["tokens"]
-                phases[str(k)] = {"files": writer.finish(out, k, n_rows[k]), "hebrew": h, "anchor": a,
-                                  "anchor_ratio": round(a["tokens"] / total, 6) if total else 0.0}
-            tokenizer = {"name": tok.name, "kind": tok.kind, "path": f"tokenizer/{tok.path.name}",
-                         "vocab_size": tok.vocab_size, "eod": tok.eod_id, "eod_token": tok.eod_token,
-                         "sha256": tok.sha256}
-            manifest = {"phases": phases, "cutoffs": cutoffs, "recipe": recipe, "tokenizer": tokenizer,
-                        "eval": {"anchor": {"path": "eval/anchor.parquet", **_role(
-                            len(heldout), int(pool.chars[heldout].sum()), int(pool.tokens[heldout].sum()), 0)}}}
+                phases[str(k)] = {
+                    "files": writer.finish(out, k, n_rows[k]),
+                    "hebrew": h,
+                    "anchor": a,
+                    "anchor_ratio": round(a["tokens"] / total, 6) if total else 0.0,
+                }
+            tokenizer = {
+                "name": tok.name,
+                "kind": tok.kind,
+                "path": f"tokenizer/{tok.path.name}",
+                "vocab_size": tok.vocab_size,
+                "eod": tok.eod_id,
+                "eod_token": tok.eod_token,
+                "sha256": tok.sha256,
+            }
+            manifest = {
+                "phases": phases,
+                "cutoffs": cutoffs,
+                "recipe": recipe,
+                "tokenizer": tokenizer,
+                "eval": {
+                    "anchor": {
+                        "path": "eval/anchor.parquet",
+                        **_role(len(heldout), int(pool.chars[heldout].sum()), int(pool.tokens[heldout].sum()), 0),
+                    }
+                },
+            }
             shutil.rmtree(staging / "spill", ignore_errors=True)
             write_json_atomic(out / "manifest.json", manifest)
             write_json_atomic(out / "plan.json", plan)

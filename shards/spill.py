@@ -22,14 +22,16 @@ from common.files import file_sha256
 
 __all__ = ["SHARD_SCHEMA", "ShuffleWriter"]
 
-SHARD_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("text", pa.string(), nullable=False),
-    pa.field("lang", pa.string(), nullable=False),
-    pa.field("role", pa.string(), nullable=False),
-    pa.field("phase", pa.int8(), nullable=False),
-    pa.field("perplexity", pa.float64()),
-])
+SHARD_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("lang", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("phase", pa.int8(), nullable=False),
+        pa.field("perplexity", pa.float64()),
+    ]
+)
 _POS = "__position"
 _SPILL_SCHEMA = SHARD_SCHEMA.append(pa.field(_POS, pa.int64()))
 ROW_GROUP_ROWS = 1000
@@ -86,8 +88,7 @@ class ShuffleWriter:
             table = table.drop_columns([_POS]).cast(SHARD_SCHEMA)
             path = phase_dir / f"part-{shard:05d}.parquet"
             pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-            files.append({"path": str(path.relative_to(out_dir)), "sha256": file_sha256(path),
-                          "rows": table.num_rows})
+            files.append({"path": str(path.relative_to(out_dir)), "sha256": file_sha256(path), "rows": table.num_rows})
             for piece in pieces:
                 piece.unlink()
         return files

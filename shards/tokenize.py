@@ -36,7 +36,6 @@ from shards.tokenizer import TextTokenizer, load_tokenizer
 __all__ = ["ROLES", "TokenizeError", "read_manifest", "tokenize_run"]
 
 
-
 class TokenizeError(HebatronError, ValueError):
     """The shards, manifest or tokenizer do not fit together; the message says what to re-run."""
 
@@ -46,8 +45,10 @@ def _tokenizer(run_dir: Path, manifest: dict, override: Path | None) -> TextToke
     path = Path(override) if override is not None else run_dir / want["path"]
     tok = load_tokenizer(path)
     if tok.sha256 != want["sha256"]:
-        raise TokenizeError(f"{path} is not the tokenizer the shards were counted with ({want['name']}, sha256 "
-                            f"{want['sha256'][:12]}…); run `hebatron shard {run_dir} --tokenizer {path}` first")
+        raise TokenizeError(
+            f"{path} is not the tokenizer the shards were counted with ({want['name']}, sha256 "
+            f"{want['sha256'][:12]}…); run `hebatron shard {run_dir} --tokenizer {path}` first"
+        )
     if tok.eod_id != want["eod"]:
         raise TokenizeError(f"{path}: end-of-document id {tok.eod_id} differs from the manifest's {want['eod']}")
     return tok
@@ -60,13 +61,16 @@ def _check_shards(run_dir: Path, manifest: dict, advance) -> None:
             if not path.is_file():
                 raise TokenizeError(f"{path} is missing; re-run `hebatron shard {run_dir}`")
             if file_sha256(path) != f["sha256"]:
-                raise TokenizeError(f"{path} does not match the manifest's sha256 (changed after sharding); "
-                                    f"re-run `hebatron shard {run_dir}`")
+                raise TokenizeError(
+                    f"{path} does not match the manifest's sha256 (changed after sharding); "
+                    f"re-run `hebatron shard {run_dir}`"
+                )
             advance(1)
 
 
-def _tokenize_phase(shard_dir: Path, files: list[dict], tok: TextTokenizer, prefixes: dict[str, Path],
-                    dtype, advance) -> dict[str, dict]:
+def _tokenize_phase(
+    shard_dir: Path, files: list[dict], tok: TextTokenizer, prefixes: dict[str, Path], dtype, advance
+) -> dict[str, dict]:
     """Tokenize one phase's shards into a dataset per role; a role without documents gets no files (Megatron
     cannot map an empty ``.bin``)."""
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
@@ -74,8 +78,9 @@ def _tokenize_phase(shard_dir: Path, files: list[dict], tok: TextTokenizer, pref
     builders: dict[str, IndexedDatasetBuilder] = {}
     counts = {r: {"documents": 0, "tokens": 0} for r in ROLES}
     for f in files:
-        for batch in pq.ParquetFile(shard_dir / f["path"]).iter_batches(batch_size=BATCH_ROWS,
-                                                                         columns=["text", "role"]):
+        for batch in pq.ParquetFile(shard_dir / f["path"]).iter_batches(
+            batch_size=BATCH_ROWS, columns=["text", "role"]
+        ):
             texts, roles = batch.column(0).to_pylist(), batch.column(1).to_pylist()
             for role, ids in zip(roles, tok.encode_batch(texts), strict=True):
                 if role not in counts:
@@ -108,14 +113,29 @@ def _write_dataset(prefix: Path, texts: list[str], tok: TextTokenizer, dtype) ->
 def _tokenize_eval(run_dir: Path, tok: TextTokenizer, out: Path, dtype) -> dict:
     """``eval/he`` (HTB dev+test) and ``eval/en`` (the anchors held out of every phase), for held-out loss."""
     out.mkdir()
-    result = {"he": {"prefix": "eval/he", "source": "HTB treebank dev+test splits",
-                     **_write_dataset(out / "he", heldout_hebrew_documents(), tok, dtype)}}
+    result = {
+        "he": {
+            "prefix": "eval/he",
+            "source": "HTB treebank dev+test splits",
+            **_write_dataset(out / "he", heldout_hebrew_documents(), tok, dtype),
+        }
+    }
     held = run_dir / "shards" / "eval" / "anchor.parquet"
     texts = pq.read_table(held, columns=["text"]).column(0).to_pylist() if held.is_file() else []
-    result["en"] = ({"prefix": "eval/en", "source": "anchor documents held out of every phase",
-                     **_write_dataset(out / "en", texts, tok, dtype)} if texts else
-                    {"prefix": None, "source": "none held out (heldout_anchor_share = 0 or a tiny pool)",
-                     "documents": 0, "tokens": 0})
+    result["en"] = (
+        {
+            "prefix": "eval/en",
+            "source": "anchor documents held out of every phase",
+            **_write_dataset(out / "en", texts, tok, dtype),
+        }
+        if texts
+        else {
+            "prefix": None,
+            "source": "none held out (heldout_anchor_share = 0 or a tiny pool)",
+            "documents": 0,
+            "tokens": 0,
+        }
+    )
     return result
 
 
@@ -126,8 +146,12 @@ def _existing(run_dir: Path, manifest_sha: str) -> dict | None:
         return None
     if summary.get("manifest_sha256") != manifest_sha:
         return None
-    prefixes = [run_dir / "tokens" / r["prefix"] for p in summary["phases"].values() for r in
-                (p["hebrew"], p["anchor"]) if r["prefix"]]
+    prefixes = [
+        run_dir / "tokens" / r["prefix"]
+        for p in summary["phases"].values()
+        for r in (p["hebrew"], p["anchor"])
+        if r["prefix"]
+    ]
     ok = all(Path(f"{p}.bin").is_file() and Path(f"{p}.idx").is_file() for p in prefixes)
     return summary if ok else None
 
@@ -163,18 +187,29 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
                 for role in ROLES:
                     want = {key: phase[role][key] for key in ("documents", "tokens")}
                     if counts[role] != want:
-                        raise TokenizeError(f"phase {k} {role}: tokenized {counts[role]} but the manifest says "
-                                            f"{want}; re-run `hebatron shard {run_dir}`")
+                        raise TokenizeError(
+                            f"phase {k} {role}: tokenized {counts[role]} but the manifest says "
+                            f"{want}; re-run `hebatron shard {run_dir}`"
+                        )
                 total = sum(c["tokens"] for c in counts.values())
-                entry = {r: {"prefix": f"phase-{k}/{r}" if counts[r]["documents"] else None, **counts[r]}
-                         for r in ROLES}
+                entry = {
+                    r: {"prefix": f"phase-{k}/{r}" if counts[r]["documents"] else None, **counts[r]} for r in ROLES
+                }
                 entry["anchor_ratio"] = round(counts["anchor"]["tokens"] / total, 6) if total else 0.0
-                entry["blend"] = [x for r in ROLES if counts[r]["tokens"]
-                                  for x in (round(counts[r]["tokens"] / total, 6), f"phase-{k}/{r}")]
+                entry["blend"] = [
+                    x
+                    for r in ROLES
+                    if counts[r]["tokens"]
+                    for x in (round(counts[r]["tokens"] / total, 6), f"phase-{k}/{r}")
+                ]
                 phases[k] = entry
-            summary = {"phases": phases, "dtype": np.dtype(dtype).name, "tokenizer": manifest["tokenizer"],
-                       "eval": _tokenize_eval(run_dir, tok, staging / "eval", dtype),
-                       "manifest_sha256": manifest_sha}
+            summary = {
+                "phases": phases,
+                "dtype": np.dtype(dtype).name,
+                "tokenizer": manifest["tokenizer"],
+                "eval": _tokenize_eval(run_dir, tok, staging / "eval", dtype),
+                "manifest_sha256": manifest_sha,
+            }
             write_json_atomic(staging / "tokens.json", summary)
             swap_into_place(staging, run_dir / "tokens")
             record_inputs(run_dir, "tokenize", reads)

@@ -18,8 +18,16 @@ from typing import Protocol, runtime_checkable
 from common.errors import HebatronError
 from common.files import file_sha256, write_text_atomic
 
-__all__ = ["EOD_CANDIDATES", "EOD_TOKEN", "HFTokenizer", "SentencePieceTokenizer", "TextTokenizer",
-           "TokenizerError", "load_tokenizer", "train_bpe"]
+__all__ = [
+    "EOD_CANDIDATES",
+    "EOD_TOKEN",
+    "HFTokenizer",
+    "SentencePieceTokenizer",
+    "TextTokenizer",
+    "TokenizerError",
+    "load_tokenizer",
+    "train_bpe",
+]
 
 EOD_TOKEN = "<|endoftext|>"
 #: End-of-document tokens looked up, in this order, in a user's ``tokenizer.json``.
@@ -69,8 +77,10 @@ class HFTokenizer:
                 self.eod_id, self.eod_token = tid, token
                 break
         else:
-            raise TokenizerError(f"{self.path}: no end-of-document token in the vocabulary "
-                                 f"(looked for {', '.join(EOD_CANDIDATES)}); add one as a special token")
+            raise TokenizerError(
+                f"{self.path}: no end-of-document token in the vocabulary "
+                f"(looked for {', '.join(EOD_CANDIDATES)}); add one as a special token"
+            )
         self.sha256 = file_sha256(self.path)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
@@ -94,8 +104,10 @@ class SentencePieceTokenizer:
         self.vocab_size = int(self._sp.get_piece_size())
         self.eod_id = int(self._sp.eos_id())
         if self.eod_id < 0:
-            raise TokenizerError(f"{self.path}: the SentencePiece model has no EOS piece (trained with "
-                                 "eos_id=-1); retrain it with an EOS piece to mark document ends")
+            raise TokenizerError(
+                f"{self.path}: the SentencePiece model has no EOS piece (trained with "
+                "eos_id=-1); retrain it with an EOS piece to mark document ends"
+            )
         self.eod_token = self._sp.id_to_piece(self.eod_id)
         self.sha256 = file_sha256(self.path)
 
@@ -122,8 +134,13 @@ def train_bpe(texts: Iterable[str], out: Path, *, vocab_size: int, name: str) ->
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=[EOD_TOKEN],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[EOD_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, tok.to_str(pretty=True))

@@ -17,8 +17,8 @@ def news_docs(htb_train) -> list[str]:
     """News-like documents: 12 consecutive train sentences each, in 3 paragraphs."""
     docs = []
     for start in range(0, 12 * 60, 12):
-        sents = htb_train[start:start + 12]
-        docs.append("\n".join(" ".join(sents[i:i + 4]) for i in range(0, 12, 4)))
+        sents = htb_train[start : start + 12]
+        docs.append("\n".join(" ".join(sents[i : i + 4]) for i in range(0, 12, 4)))
     return docs
 
 

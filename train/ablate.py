@@ -22,9 +22,17 @@ from train.metrics import read_metrics
 __all__ = ["ablate"]
 
 
-
-def ablate(run_dir: Path, out_dir: Path, *, orders: Sequence[str] = ORDERS, seeds: int | Sequence[int] = 3,
-           model: ModelConfig, train: TrainConfig, recipe_name: str = "ablation", echo=print) -> dict:
+def ablate(
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    orders: Sequence[str] = ORDERS,
+    seeds: int | Sequence[int] = 3,
+    model: ModelConfig,
+    train: TrainConfig,
+    recipe_name: str = "ablation",
+    echo=print,
+) -> dict:
     """Train one run per order and seed (``seeds``: a count, starting at ``train.seed``, or the seeds) and
     summarize the final ``he_loss`` and ``en_loss`` per order. Returns what ``ablation.json`` holds."""
     from train.loop import train_run
@@ -42,14 +50,33 @@ def ablate(run_dir: Path, out_dir: Path, *, orders: Sequence[str] = ORDERS, seed
         for seed in seed_list:
             run_train = dataclasses.replace(train, order=order, seed=seed)
             echo(f"ablation: order {order}, seed {seed}")
-            summary = train_run(run_dir, out_dir / f"{order}-seed{seed}", model=model, train=run_train,
-                                recipe_name=recipe_name, echo=echo)
-            runs.append({"order": order, "seed": seed, "train_dir": summary["train_dir"],
-                         "he_loss": summary["final"].get("he_loss"), "en_loss": summary["final"].get("en_loss"),
-                         "evals": summary["evals"]})
+            summary = train_run(
+                run_dir,
+                out_dir / f"{order}-seed{seed}",
+                model=model,
+                train=run_train,
+                recipe_name=recipe_name,
+                echo=echo,
+            )
+            runs.append(
+                {
+                    "order": order,
+                    "seed": seed,
+                    "train_dir": summary["train_dir"],
+                    "he_loss": summary["final"].get("he_loss"),
+                    "en_loss": summary["final"].get("en_loss"),
+                    "evals": summary["evals"],
+                }
+            )
     table = [_row(order, [r for r in runs if r["order"] == order]) for order in orders]
-    result = {"orders": list(orders), "seeds": seed_list, "runs": runs, "table": table,
-              "model": dataclasses.asdict(model), "train": dataclasses.asdict(train)}
+    result = {
+        "orders": list(orders),
+        "seeds": seed_list,
+        "runs": runs,
+        "table": table,
+        "model": dataclasses.asdict(model),
+        "train": dataclasses.asdict(train),
+    }
     write_json_atomic(out_dir / "ablation.json", result)
     _write_table(out_dir, table, len(seed_list))
     result["plot"] = _plot(out_dir, runs, table)
@@ -70,8 +97,10 @@ def _row(order: str, runs: list[dict]) -> dict:
 def _write_table(out_dir: Path, table: list[dict], n_seeds: int) -> None:
     lines = [f"| order | he_loss (mean ± std, {n_seeds} seeds) | en_loss (mean ± std) |", "|---|---|---|"]
     for row in table:
-        lines.append(f"| {row['order']} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
-                     f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |")
+        lines.append(
+            f"| {row['order']} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
+            f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |"
+        )
     write_text_atomic(out_dir / "ablation.md", "\n".join(lines) + "\n")
     with atomic_write(out_dir / "ablation.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
@@ -91,14 +120,25 @@ def _plot(out_dir: Path, runs: list[dict], table: list[dict]) -> str | None:
     colors = dict(zip(ORDERS, ("tab:blue", "tab:orange", "tab:green"), strict=True))
     for run in runs:
         train = [r for r in read_metrics(Path(run["train_dir"]) / "metrics.jsonl") if r.get("kind") == "train"]
-        curves.plot([r["step"] for r in train], [r["loss"] for r in train], color=colors[run["order"]], alpha=0.6,
-                    label=run["order"] if run["seed"] == runs[0]["seed"] else None)
+        curves.plot(
+            [r["step"] for r in train],
+            [r["loss"] for r in train],
+            color=colors[run["order"]],
+            alpha=0.6,
+            label=run["order"] if run["seed"] == runs[0]["seed"] else None,
+        )
     curves.set(xlabel="step", ylabel="training loss", title="training loss by order")
     curves.legend()
     x = range(len(table))
     for offset, key in ((-0.2, "he_loss"), (0.2, "en_loss")):
-        bars.bar([i + offset for i in x], [r[f"{key}_mean"] for r in table], width=0.4,
-                 yerr=[r[f"{key}_std"] for r in table], capsize=4, label=key)
+        bars.bar(
+            [i + offset for i in x],
+            [r[f"{key}_mean"] for r in table],
+            width=0.4,
+            yerr=[r[f"{key}_std"] for r in table],
+            capsize=4,
+            label=key,
+        )
     bars.set_xticks(list(x), [r["order"] for r in table])
     bars.set(ylabel="final held-out loss", title="final he/en loss (mean ± std)")
     lows = [r[f"{k}_mean"] - r[f"{k}_std"] for r in table for k in ("he_loss", "en_loss")]

@@ -82,8 +82,10 @@ def _mismatch_message(path: Path, theirs: dict, ours: dict) -> str:
     b = _flatten({k: v for k, v in ours.items() if k != "sha256"})
     diffs = [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     shown = "; ".join(diffs[:6]) + (f"; and {len(diffs) - 6} more" if len(diffs) > 6 else "")
-    return (f"{path} was written by recipe {theirs.get('recipe')!r} with another configuration ({shown}). "
-            f"Resume with the same recipe and options, or train into a new -o directory.")
+    return (
+        f"{path} was written by recipe {theirs.get('recipe')!r} with another configuration ({shown}). "
+        f"Resume with the same recipe and options, or train into a new -o directory."
+    )
 
 
 #: How a distributed optimizer's state is laid out: one tensor per data-parallel buffer shard, saved and
@@ -93,10 +95,11 @@ _OPTIMIZER_METADATA = {"distrib_optim_sharding_type": "dp_reshardable"}
 
 def _sharded_state(model, optimizer, scheduler, *, is_loading: bool) -> dict:
     model_state = model.sharded_state_dict()
-    return {"model": model_state,
-            "optimizer": optimizer.sharded_state_dict(model_state, is_loading=is_loading,
-                                                      metadata=_OPTIMIZER_METADATA),
-            "scheduler": scheduler.state_dict()}
+    return {
+        "model": model_state,
+        "optimizer": optimizer.sharded_state_dict(model_state, is_loading=is_loading, metadata=_OPTIMIZER_METADATA),
+        "scheduler": scheduler.state_dict(),
+    }
 
 
 def save_phase(train_dir: Path, phase: int, model, optimizer, scheduler, info: dict, *, is_writer: bool) -> Path:

@@ -28,12 +28,15 @@ def parse_hybrid_pattern(pattern: str, num_layers: int | None = None) -> list[st
     """One symbol per layer (``M`` Mamba-2, ``*`` attention, ``-`` dense MLP, ``E`` MoE); a clear
     ``ValueError`` for an unknown symbol or a length that is not ``num_layers``."""
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"hybrid_layer_pattern must be a non-empty string of {''.join(HYBRID_SYMBOLS)}, "
-                         f"got {pattern!r}")
+        raise ValueError(
+            f"hybrid_layer_pattern must be a non-empty string of {''.join(HYBRID_SYMBOLS)}, got {pattern!r}"
+        )
     for i, symbol in enumerate(pattern):
         if symbol not in HYBRID_SYMBOLS:
-            raise ValueError(f"hybrid_layer_pattern: symbol {symbol!r} at position {i} is not one of "
-                             + ", ".join(f"{s!r} ({n})" for s, n in HYBRID_SYMBOLS.items()))
+            raise ValueError(
+                f"hybrid_layer_pattern: symbol {symbol!r} at position {i} is not one of "
+                + ", ".join(f"{s!r} ({n})" for s, n in HYBRID_SYMBOLS.items())
+            )
     if num_layers is not None and len(pattern) != num_layers:
         raise ValueError(f"hybrid_layer_pattern has {len(pattern)} symbols but num_layers is {num_layers}")
     return list(pattern)
@@ -126,15 +129,27 @@ class ModelConfig:
     """Mamba-2 groups."""
 
     def __post_init__(self) -> None:
-        _positive("model", num_layers=self.num_layers, hidden_size=self.hidden_size,
-                  num_attention_heads=self.num_attention_heads, num_query_groups=self.num_query_groups,
-                  kv_channels=self.kv_channels, ffn_hidden_size=self.ffn_hidden_size,
-                  num_experts=self.num_experts, moe_router_topk=self.moe_router_topk,
-                  moe_ffn_hidden_size=self.moe_ffn_hidden_size, moe_shared_expert_size=self.moe_shared_expert_size,
-                  moe_layer_freq=self.moe_layer_freq, seq_length=self.seq_length, rotary_base=self.rotary_base,
-                  make_vocab_size_divisible_by=self.make_vocab_size_divisible_by,
-                  mamba_num_heads=self.mamba_num_heads, mamba_head_dim=self.mamba_head_dim,
-                  mamba_state_dim=self.mamba_state_dim, mamba_num_groups=self.mamba_num_groups)
+        _positive(
+            "model",
+            num_layers=self.num_layers,
+            hidden_size=self.hidden_size,
+            num_attention_heads=self.num_attention_heads,
+            num_query_groups=self.num_query_groups,
+            kv_channels=self.kv_channels,
+            ffn_hidden_size=self.ffn_hidden_size,
+            num_experts=self.num_experts,
+            moe_router_topk=self.moe_router_topk,
+            moe_ffn_hidden_size=self.moe_ffn_hidden_size,
+            moe_shared_expert_size=self.moe_shared_expert_size,
+            moe_layer_freq=self.moe_layer_freq,
+            seq_length=self.seq_length,
+            rotary_base=self.rotary_base,
+            make_vocab_size_divisible_by=self.make_vocab_size_divisible_by,
+            mamba_num_heads=self.mamba_num_heads,
+            mamba_head_dim=self.mamba_head_dim,
+            mamba_state_dim=self.mamba_state_dim,
+            mamba_num_groups=self.mamba_num_groups,
+        )
         _choice("model", "activation", self.activation, ("squared-relu", "swiglu", "gelu"))
         _choice("model", "normalization", self.normalization, ("RMSNorm", "LayerNorm"))
         _choice("model", "position_embedding", self.position_embedding, ("rope", "none"))
@@ -142,16 +157,26 @@ class ModelConfig:
         _choice("model", "moe_router_score_function", self.moe_router_score_function, ("softmax", "sigmoid"))
         _choice("model", "moe_token_dispatcher", self.moe_token_dispatcher, ("alltoall", "allgather"))
         if self.kv_channels is None and self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"model.hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
-                             f"({self.num_attention_heads}), or set kv_channels")
+            raise ValueError(
+                f"model.hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads}), or set kv_channels"
+            )
         if self.num_query_groups is not None and self.num_attention_heads % self.num_query_groups:
-            raise ValueError(f"model.num_attention_heads ({self.num_attention_heads}) must be divisible by "
-                             f"num_query_groups ({self.num_query_groups})")
+            raise ValueError(
+                f"model.num_attention_heads ({self.num_attention_heads}) must be divisible by "
+                f"num_query_groups ({self.num_query_groups})"
+            )
         if self.num_experts is not None and self.moe_router_topk > self.num_experts:
-            raise ValueError(f"model.moe_router_topk ({self.moe_router_topk}) exceeds num_experts "
-                             f"({self.num_experts})")
-        for name in ("moe_aux_loss_coeff", "moe_z_loss_coeff", "hidden_dropout", "attention_dropout",
-                     "init_method_std", "layernorm_epsilon", "moe_router_topk_scaling_factor"):
+            raise ValueError(f"model.moe_router_topk ({self.moe_router_topk}) exceeds num_experts ({self.num_experts})")
+        for name in (
+            "moe_aux_loss_coeff",
+            "moe_z_loss_coeff",
+            "hidden_dropout",
+            "attention_dropout",
+            "init_method_std",
+            "layernorm_epsilon",
+            "moe_router_topk_scaling_factor",
+        ):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"model.{name} must be a non-negative number, got {value!r}")
@@ -234,25 +259,45 @@ class TrainConfig:
     """Curriculum order: forward (1→2→3, easy to hard), reversed (3→2→1), shuffled (one blend, no curriculum)."""
 
     def __post_init__(self) -> None:
-        _positive("train", micro_batch_size=self.micro_batch_size, global_batch_size=self.global_batch_size,
-                  steps_per_phase=self.steps_per_phase, log_interval=self.log_interval,
-                  tensor_parallel=self.tensor_parallel, pipeline_parallel=self.pipeline_parallel,
-                  expert_parallel=self.expert_parallel, data_parallel=self.data_parallel)
+        _positive(
+            "train",
+            micro_batch_size=self.micro_batch_size,
+            global_batch_size=self.global_batch_size,
+            steps_per_phase=self.steps_per_phase,
+            log_interval=self.log_interval,
+            tensor_parallel=self.tensor_parallel,
+            pipeline_parallel=self.pipeline_parallel,
+            expert_parallel=self.expert_parallel,
+            data_parallel=self.data_parallel,
+        )
         if isinstance(self.eval_iters, bool) or not isinstance(self.eval_iters, int) or self.eval_iters < 0:
             raise ValueError(f"train.eval_iters must be a non-negative integer, got {self.eval_iters!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"train.seed must be a non-negative integer, got {self.seed!r}")
         if self.global_batch_size % self.micro_batch_size:
-            raise ValueError(f"train.global_batch_size ({self.global_batch_size}) must be a multiple of "
-                             f"micro_batch_size ({self.micro_batch_size})")
+            raise ValueError(
+                f"train.global_batch_size ({self.global_batch_size}) must be a multiple of "
+                f"micro_batch_size ({self.micro_batch_size})"
+            )
         _choice("train", "order", self.order, ORDERS)
         _choice("train", "precision", self.precision, ("fp32", "bf16", "fp16"))
         _choice("train", "decay_style", self.decay_style, ("linear", "cosine", "exponential", "minus_sqrt"))
-        for name in ("lr", "min_lr", "weight_decay", "clip_grad", "adam_eps", "warmup_fraction",
-                     "stable_fraction", "decay_fraction", "adam_beta1", "adam_beta2"):
+        for name in (
+            "lr",
+            "min_lr",
+            "weight_decay",
+            "clip_grad",
+            "adam_eps",
+            "warmup_fraction",
+            "stable_fraction",
+            "decay_fraction",
+            "adam_beta1",
+            "adam_beta2",
+        ):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-                    and value >= 0):
+            if not (
+                isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+            ):
                 raise ValueError(f"train.{name} must be a non-negative number, got {value!r}")
         if self.lr <= 0 or self.min_lr > self.lr:
             raise ValueError(f"train.lr must be positive and at least min_lr, got lr={self.lr}, min_lr={self.min_lr}")
@@ -261,9 +306,11 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be within [0, 1], got {getattr(self, name)}")
         total = self.warmup_fraction + self.stable_fraction + self.decay_fraction
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"train: warmup_fraction + stable_fraction + decay_fraction must be 1 (WSD over the "
-                             f"whole curriculum), got {self.warmup_fraction} + {self.stable_fraction} + "
-                             f"{self.decay_fraction} = {total:g}")
+            raise ValueError(
+                f"train: warmup_fraction + stable_fraction + decay_fraction must be 1 (WSD over the "
+                f"whole curriculum), got {self.warmup_fraction} + {self.stable_fraction} + "
+                f"{self.decay_fraction} = {total:g}"
+            )
 
     @property
     def total_steps(self) -> int:
@@ -282,8 +329,9 @@ class TrainConfig:
 _NOT_FINGERPRINTED = {"log_interval"}
 
 
-def config_fingerprint(recipe_name: str, model: ModelConfig, train: TrainConfig, tokenizer: dict,
-                       data_sha256: str = "") -> dict:
+def config_fingerprint(
+    recipe_name: str, model: ModelConfig, train: TrainConfig, tokenizer: dict, data_sha256: str = ""
+) -> dict:
     """What a checkpoint must agree with to be resumed: the model, the run's settings, the tokenizer and the
     data (the shard manifest's sha256)."""
     body = {

@@ -37,8 +37,13 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["apply", "CpuRNGStatesTracker", "CudaToCpuMode", "fix_missing_te_general_gemm",
-           "allow_sequence_parallel_torch_norm"]
+__all__ = [
+    "apply",
+    "CpuRNGStatesTracker",
+    "CudaToCpuMode",
+    "fix_missing_te_general_gemm",
+    "allow_sequence_parallel_torch_norm",
+]
 
 _CPU = torch.device("cpu")
 _APPLIED = False
@@ -67,11 +72,13 @@ def apply() -> bool:
 
 # 1. current_device -------------------------------------------------------------------------------------
 
+
 def _patch_current_device() -> None:
     torch.cuda.current_device = lambda: _CPU  # type: ignore[assignment]
 
 
 # 2. RNG tracker ----------------------------------------------------------------------------------------
+
 
 def _tracker_base():
     from megatron.core.tensor_parallel.random import CudaRNGStatesTracker
@@ -114,6 +121,7 @@ def _install_cpu_rng_tracker() -> None:
 
 
 # 3. streams and events ---------------------------------------------------------------------------------
+
 
 class _NoOpEvent:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -170,6 +178,7 @@ def _patch_streams() -> None:
 
 # 4. literal "cuda" devices -----------------------------------------------------------------------------
 
+
 def _is_cuda(device: Any) -> bool:
     if isinstance(device, torch.device):
         return device.type == "cuda"
@@ -178,8 +187,11 @@ def _is_cuda(device: Any) -> bool:
     return False
 
 
-_CUDA_TYPE = {"torch.FloatTensor": "torch.cuda.FloatTensor", "torch.HalfTensor": "torch.cuda.HalfTensor",
-              "torch.BFloat16Tensor": "torch.cuda.BFloat16Tensor"}
+_CUDA_TYPE = {
+    "torch.FloatTensor": "torch.cuda.FloatTensor",
+    "torch.HalfTensor": "torch.cuda.HalfTensor",
+    "torch.BFloat16Tensor": "torch.cuda.BFloat16Tensor",
+}
 
 
 class CudaToCpuMode(TorchFunctionMode):
@@ -202,6 +214,7 @@ class CudaToCpuMode(TorchFunctionMode):
 
 # 5. te_general_gemm ------------------------------------------------------------------------------------
 
+
 def fix_missing_te_general_gemm() -> None:
     """megatron-core 0.16.1 reads ``te_general_gemm`` in the router even when Transformer Engine is absent."""
     from megatron.core.transformer.moe import moe_utils
@@ -211,6 +224,7 @@ def fix_missing_te_general_gemm() -> None:
 
 
 # 6. alltoall split sizes -------------------------------------------------------------------------------
+
 
 def _patch_split_sizes_to_numpy() -> None:
     from megatron.core.transformer.moe import token_dispatcher
@@ -226,6 +240,7 @@ def _patch_split_sizes_to_numpy() -> None:
 
 
 # 7. sequence-parallel torch norm -----------------------------------------------------------------------
+
 
 def allow_sequence_parallel_torch_norm() -> None:
     """Let ``WrappedTorchNorm`` be built under sequence parallelism, tagging its parameters as Apex does."""
@@ -252,6 +267,7 @@ def allow_sequence_parallel_torch_norm() -> None:
 
 
 # 8. torch.compile -------------------------------------------------------------------------------------
+
 
 def _run_compiled_functions_eagerly() -> None:
     import torch._dynamo

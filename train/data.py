@@ -22,9 +22,16 @@ from common.files import file_sha256
 from common.layout import PHASES, phase_order
 from train.config import ModelConfig, TrainConfig
 
-__all__ = ["MissingTokensError", "TokenizerInfo", "PhaseData", "read_manifest", "manifest_sha256", "phase_order",
-           "build_phases", "build_eval_sets"]
-
+__all__ = [
+    "MissingTokensError",
+    "TokenizerInfo",
+    "PhaseData",
+    "read_manifest",
+    "manifest_sha256",
+    "phase_order",
+    "build_phases",
+    "build_eval_sets",
+]
 
 
 class MissingTokensError(HebatronError, FileNotFoundError):
@@ -45,18 +52,31 @@ class TokenizerInfo:
 
     @property
     def unique_identifiers(self) -> dict:
-        return {"class": "hebatron-manifest-tokenizer", "name": self.name, "vocab_size": self.vocab_size,
-                "eod": self.eod, "sha256": self.sha256, "data_sha256": self.data_sha256}
+        return {
+            "class": "hebatron-manifest-tokenizer",
+            "name": self.name,
+            "vocab_size": self.vocab_size,
+            "eod": self.eod,
+            "sha256": self.sha256,
+            "data_sha256": self.data_sha256,
+        }
 
     @classmethod
     def from_manifest(cls, manifest: dict, path: Path, data_sha256: str = "") -> TokenizerInfo:
         tok = manifest.get("tokenizer") or {}
         try:
-            return cls(name=str(tok.get("name", "")), vocab_size=int(tok["vocab_size"]), eod=int(tok["eod"]),
-                       sha256=str(tok.get("sha256", "")), data_sha256=data_sha256)
+            return cls(
+                name=str(tok.get("name", "")),
+                vocab_size=int(tok["vocab_size"]),
+                eod=int(tok["eod"]),
+                sha256=str(tok.get("sha256", "")),
+                data_sha256=data_sha256,
+            )
         except (KeyError, TypeError, ValueError):
-            raise MissingTokensError(f"{path}: the manifest's 'tokenizer' entry needs 'vocab_size' and 'eod', "
-                                     f"got {tok!r}; re-run `hebatron shard`") from None
+            raise MissingTokensError(
+                f"{path}: the manifest's 'tokenizer' entry needs 'vocab_size' and 'eod', "
+                f"got {tok!r}; re-run `hebatron shard`"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +92,9 @@ def read_manifest(run_dir: Path) -> dict:
     """The shard manifest, after checking that the run has been tokenized."""
     tokens = run_dir / "tokens"
     if not tokens.is_dir():
-        raise MissingTokensError(f"{tokens} not found: this run has no token files; "
-                                 f"run `hebatron tokenize {run_dir}` first")
+        raise MissingTokensError(
+            f"{tokens} not found: this run has no token files; run `hebatron tokenize {run_dir}` first"
+        )
     try:
         manifest = layout.read_manifest(run_dir)
     except layout.MissingStageOutput as e:
@@ -107,8 +128,9 @@ def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, fl
     """``[(prefix, weight)]`` of one phase: Hebrew ``1 - r``, anchor ``r`` (empty parts left out)."""
     ratio = float(manifest["phases"][str(phase)].get("anchor_ratio", 0.0))
     if not 0.0 <= ratio < 1.0:
-        raise MissingTokensError(f"{run_dir / 'shards' / 'manifest.json'}: phase {phase} anchor_ratio must be in "
-                                 f"[0, 1), got {ratio}")
+        raise MissingTokensError(
+            f"{run_dir / 'shards' / 'manifest.json'}: phase {phase} anchor_ratio must be in [0, 1), got {ratio}"
+        )
     blend = [(_prefix(run_dir, f"phase-{phase}", "hebrew"), 1.0 - ratio)]
     if ratio > 0:
         blend.append((_prefix(run_dir, f"phase-{phase}", "anchor"), ratio))
@@ -121,10 +143,18 @@ def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, fl
 def _gpt_config(model: ModelConfig, train: TrainConfig, tokenizer: TokenizerInfo, cache: Path | None, **blend):
     from megatron.core.datasets.gpt_dataset import GPTDatasetConfig
 
-    return GPTDatasetConfig(random_seed=train.seed, sequence_length=model.seq_length, tokenizer=tokenizer,
-                            reset_position_ids=False, reset_attention_mask=False, eod_mask_loss=False,
-                            create_attention_mask=False, mid_level_dataset_surplus=0.005,
-                            path_to_cache=str(cache) if cache is not None else None, **blend)
+    return GPTDatasetConfig(
+        random_seed=train.seed,
+        sequence_length=model.seq_length,
+        tokenizer=tokenizer,
+        reset_position_ids=False,
+        reset_attention_mask=False,
+        eod_mask_loss=False,
+        create_attention_mask=False,
+        mid_level_dataset_surplus=0.005,
+        path_to_cache=str(cache) if cache is not None else None,
+        **blend,
+    )
 
 
 def _build(sizes, config) -> list:
@@ -134,8 +164,15 @@ def _build(sizes, config) -> list:
     return BlendedMegatronDatasetBuilder(GPTDataset, sizes, lambda: True, config).build()
 
 
-def build_phases(run_dir: Path, manifest: dict, tokenizer: TokenizerInfo, *, model: ModelConfig,
-                 train: TrainConfig, cache: Path | None = None) -> list[PhaseData]:
+def build_phases(
+    run_dir: Path,
+    manifest: dict,
+    tokenizer: TokenizerInfo,
+    *,
+    model: ModelConfig,
+    train: TrainConfig,
+    cache: Path | None = None,
+) -> list[PhaseData]:
     """The three curriculum slots in training order, each ``steps_per_phase * global_batch_size`` samples."""
     n = train.steps_per_phase * train.global_batch_size
     if train.order == "shuffled":
@@ -145,14 +182,16 @@ def build_phases(run_dir: Path, manifest: dict, tokenizer: TokenizerInfo, *, mod
         return [PhaseData(phase=k, dataset=dataset, offset=i * n) for i, k in enumerate(PHASES)]
     slots = []
     for k in phase_order(train.order):
-        config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(phase_blend(run_dir, manifest, k)),
-                             split="100,0,0")
+        config = _gpt_config(
+            model, train, tokenizer, cache, blend=_unzip(phase_blend(run_dir, manifest, k)), split="100,0,0"
+        )
         slots.append(PhaseData(phase=k, dataset=_build([n, 0, 0], config)[0], offset=0))
     return slots
 
 
-def build_eval_sets(run_dir: Path, tokenizer: TokenizerInfo, *, model: ModelConfig, train: TrainConfig,
-                    cache: Path | None = None) -> tuple[dict[str, object], list[str]]:
+def build_eval_sets(
+    run_dir: Path, tokenizer: TokenizerInfo, *, model: ModelConfig, train: TrainConfig, cache: Path | None = None
+) -> tuple[dict[str, object], list[str]]:
     """``({"he": dataset, "en": dataset}, notes)``: one epoch of each held-out set in sequences of
     ``seq_length``. A set that is absent (``hebatron tokenize`` writes no ``eval/en`` when no anchor text was
     held out) or shorter than one sequence is left out, with a note saying so."""
@@ -167,8 +206,10 @@ def build_eval_sets(run_dir: Path, tokenizer: TokenizerInfo, *, model: ModelConf
         indexed = IndexedDataset(str(prefix))  # keep it alive: sequence_lengths is a view of its memory map
         tokens = int(indexed.sequence_lengths.sum())
         if tokens < model.seq_length + 1:
-            notes.append(f"{prefix}.bin holds {tokens} tokens, fewer than one sequence ({model.seq_length + 1}): "
-                         f"{name}_loss is not evaluated")
+            notes.append(
+                f"{prefix}.bin holds {tokens} tokens, fewer than one sequence ({model.seq_length + 1}): "
+                f"{name}_loss is not evaluated"
+            )
             continue
         prefixes[name] = str(prefix)
     if not prefixes:

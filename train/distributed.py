@@ -53,18 +53,26 @@ def init_world(train: TrainConfig) -> World:
     world_size = dist.get_world_size()
     model_parallel = train.tensor_parallel * train.pipeline_parallel
     if world_size % model_parallel:
-        raise ValueError(f"world size {world_size} is not divisible by tensor_parallel ({train.tensor_parallel}) "
-                         f"x pipeline_parallel ({train.pipeline_parallel})")
+        raise ValueError(
+            f"world size {world_size} is not divisible by tensor_parallel ({train.tensor_parallel}) "
+            f"x pipeline_parallel ({train.pipeline_parallel})"
+        )
     dp = world_size // model_parallel
     if train.data_parallel is not None and train.data_parallel != dp:
-        raise ValueError(f"train.data_parallel is {train.data_parallel} but world size {world_size} / "
-                         f"(TP {train.tensor_parallel} x PP {train.pipeline_parallel}) = {dp}")
+        raise ValueError(
+            f"train.data_parallel is {train.data_parallel} but world size {world_size} / "
+            f"(TP {train.tensor_parallel} x PP {train.pipeline_parallel}) = {dp}"
+        )
     if (dp * train.tensor_parallel) % train.expert_parallel:
-        raise ValueError(f"expert_parallel ({train.expert_parallel}) must divide data_parallel x tensor_parallel "
-                         f"({dp} x {train.tensor_parallel}) on {world_size} processes")
+        raise ValueError(
+            f"expert_parallel ({train.expert_parallel}) must divide data_parallel x tensor_parallel "
+            f"({dp} x {train.tensor_parallel}) on {world_size} processes"
+        )
     if train.global_batch_size % (train.micro_batch_size * dp):
-        raise ValueError(f"train.global_batch_size ({train.global_batch_size}) must be a multiple of "
-                         f"micro_batch_size x data-parallel size ({train.micro_batch_size} x {dp})")
+        raise ValueError(
+            f"train.global_batch_size ({train.global_batch_size}) must be a multiple of "
+            f"micro_batch_size x data-parallel size ({train.micro_batch_size} x {dp})"
+        )
     if parallel_state.model_parallel_is_initialized():
         parallel_state.destroy_model_parallel()
     parallel_state.initialize_model_parallel(
@@ -73,11 +81,14 @@ def init_world(train: TrainConfig) -> World:
         expert_model_parallel_size=train.expert_parallel,
         expert_tensor_parallel_size=1,
     )
-    return World(rank=dist.get_rank(), world_size=world_size,
-                 data_parallel_rank=parallel_state.get_data_parallel_rank(),
-                 data_parallel_size=parallel_state.get_data_parallel_world_size(),
-                 device=torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu"),
-                 backend=backend)
+    return World(
+        rank=dist.get_rank(),
+        world_size=world_size,
+        data_parallel_rank=parallel_state.get_data_parallel_rank(),
+        data_parallel_size=parallel_state.get_data_parallel_world_size(),
+        device=torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu"),
+        backend=backend,
+    )
 
 
 def seed_all(seed: int) -> None:

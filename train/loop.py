@@ -24,8 +24,9 @@ from train.metrics import MetricsLog, flops_per_token, peak_flops, read_metrics
 __all__ = ["train_run"]
 
 
-def train_run(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str,
-              echo=print) -> dict:
+def train_run(
+    run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo=print
+) -> dict:
     """Train ``model`` on ``RUN/tokens`` through the three phases in ``train.order``, writing
     ``TRAIN_DIR/metrics.jsonl`` and ``TRAIN_DIR/checkpoints/phase-{k}/``. Works as one process or under
     ``torchrun`` (then every rank calls it). ``echo`` prints the log lines (on the last rank only).
@@ -58,8 +59,20 @@ def train_run(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: Trai
 
     world = distributed.init_world(train)
     try:
-        return _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world,
-                      model=model, train=train, recipe_name=recipe_name, echo=echo)
+        return _train(
+            run_dir,
+            train_dir,
+            manifest,
+            tokenizer,
+            fingerprint,
+            phases,
+            done,
+            world,
+            model=model,
+            train=train,
+            recipe_name=recipe_name,
+            echo=echo,
+        )
     finally:
         distributed.shutdown()
 
@@ -75,8 +88,9 @@ def _quiet_megatron_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world, *, model, train,
-           recipe_name, echo) -> dict:
+def _train(
+    run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world, *, model, train, recipe_name, echo
+) -> dict:
     from train import distributed
     from train.megatron_glue import build_model, to_transformer_config
 
@@ -100,14 +114,30 @@ def _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, w
         start_step = int(done[-1].info["step"])
         if world.is_logger:
             echo(f"resuming after phase {done[-1].info['phase']} (step {start_step}) from {done[-1].path}")
-    log = MetricsLog(train_dir / "metrics.jsonl", enabled=world.is_logger, keep_until_step=start_step,
-                     keep_phases={c.info["phase"] for c in done}, echo=echo)
+    log = MetricsLog(
+        train_dir / "metrics.jsonl",
+        enabled=world.is_logger,
+        keep_until_step=start_step,
+        keep_phases={c.info["phase"] for c in done},
+        echo=echo,
+    )
     if world.is_logger:
-        echo(f"training {recipe_name}: {_count(net):,} parameters on this rank, {world.world_size} process(es) "
-             f"({world.backend}), order {train.order} {phases}, {train.steps_per_phase} steps per phase")
+        echo(
+            f"training {recipe_name}: {_count(net):,} parameters on this rank, {world.world_size} process(es) "
+            f"({world.backend}), order {train.order} {phases}, {train.steps_per_phase} steps per phase"
+        )
 
-    phase_run = _PhaseRunner(world=world, model=model, train=train, config=config, ddp=ddp, optimizer=optimizer,
-                             scheduler=scheduler, log=log, flops_per_token=flops_per_token(model, tokenizer.vocab_size))
+    phase_run = _PhaseRunner(
+        world=world,
+        model=model,
+        train=train,
+        config=config,
+        ddp=ddp,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        log=log,
+        flops_per_token=flops_per_token(model, tokenizer.vocab_size),
+    )
     global_step = start_step
     for slot_index in range(len(done), len(phases)):
         slot = slots[slot_index]
@@ -116,11 +146,18 @@ def _train(run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, w
         global_step = phase_run.run(slot, global_step)
         evals = _evaluate(ddp, eval_sets, model, train, world)
         log.eval(after_phase=slot.phase, **evals)
-        info = {"phase": slot.phase, "slot": slot_index, "order": train.order, "phases": phases,
-                "step": global_step, "evals": evals, "fingerprint": fingerprint, "recipe": recipe_name,
-                "world_size": world.world_size}
-        path = checkpoint.save_phase(train_dir, slot.phase, net, optimizer, scheduler, info,
-                                     is_writer=world.is_logger)
+        info = {
+            "phase": slot.phase,
+            "slot": slot_index,
+            "order": train.order,
+            "phases": phases,
+            "step": global_step,
+            "evals": evals,
+            "fingerprint": fingerprint,
+            "recipe": recipe_name,
+            "world_size": world.world_size,
+        }
+        path = checkpoint.save_phase(train_dir, slot.phase, net, optimizer, scheduler, info, is_writer=world.is_logger)
         done.append(checkpoint.Completed(path, info))
         if world.is_logger:
             echo(f"checkpoint after phase {slot.phase}: {path}")
@@ -148,11 +185,24 @@ class _PhaseRunner:
         num_micro = train.global_batch_size // (train.micro_batch_size * world.data_parallel_size)
         window_start, window_steps = time.perf_counter(), 0
         for s in range(train.steps_per_phase):
-            batches = step.micro_batches(slot, s, global_batch=train.global_batch_size,
-                                         micro_batch=train.micro_batch_size, dp_rank=world.data_parallel_rank,
-                                         dp_size=world.data_parallel_size, device=world.device)
-            result = step.train_step(self.ddp, self.optimizer, self.scheduler, batches, num_microbatches=num_micro,
-                                     seq_length=self.model.seq_length, micro_batch=train.micro_batch_size)
+            batches = step.micro_batches(
+                slot,
+                s,
+                global_batch=train.global_batch_size,
+                micro_batch=train.micro_batch_size,
+                dp_rank=world.data_parallel_rank,
+                dp_size=world.data_parallel_size,
+                device=world.device,
+            )
+            result = step.train_step(
+                self.ddp,
+                self.optimizer,
+                self.scheduler,
+                batches,
+                num_microbatches=num_micro,
+                seq_length=self.model.seq_length,
+                micro_batch=train.micro_batch_size,
+            )
             aux = step.moe_losses(self.config, num_micro)  # a collective: every rank, every step
             global_step += 1
             window_steps += 1
@@ -167,12 +217,19 @@ class _PhaseRunner:
             torch.cuda.synchronize()
         tokens_per_s = self.train.global_batch_size * self.model.seq_length * steps / elapsed
         peak = peak_flops()
-        self.log.train(step=global_step, total=self.train.total_steps, phase=phase, loss=result["loss"],
-                       lr=result["lr"], grad_norm=result["grad_norm"], tokens_per_s=tokens_per_s,
-                       aux_loss=aux.get("load_balancing_loss", aux.get("seq_load_balancing_loss")),
-                       z_loss=aux.get("z_loss"),
-                       mfu=self.flops_per_token * tokens_per_s / (peak * self.world.world_size) if peak else None,
-                       memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
+        self.log.train(
+            step=global_step,
+            total=self.train.total_steps,
+            phase=phase,
+            loss=result["loss"],
+            lr=result["lr"],
+            grad_norm=result["grad_norm"],
+            tokens_per_s=tokens_per_s,
+            aux_loss=aux.get("load_balancing_loss", aux.get("seq_load_balancing_loss")),
+            z_loss=aux.get("z_loss"),
+            mfu=self.flops_per_token * tokens_per_s / (peak * self.world.world_size) if peak else None,
+            memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        )
 
 
 def _wrap(net, config, train: TrainConfig):
@@ -184,23 +241,53 @@ def _wrap(net, config, train: TrainConfig):
     from megatron.core.transformer.module import Float16Module
 
     if train.use_distributed_optimizer and not HAVE_APEX_OR_TE:
-        raise ValueError("train.use_distributed_optimizer needs Transformer Engine or Apex with megatron-core "
-                         "0.16.1 (without them its state cannot be loaded back from a checkpoint); set it to false")
+        raise ValueError(
+            "train.use_distributed_optimizer needs Transformer Engine or Apex with megatron-core "
+            "0.16.1 (without them its state cannot be loaded back from a checkpoint); set it to false"
+        )
     module = Float16Module(config, net) if train.precision != "fp32" else net
-    ddp = DistributedDataParallel(config=config, module=module, ddp_config=DistributedDataParallelConfig(
-        grad_reduce_in_fp32=True, overlap_grad_reduce=False,
-        use_distributed_optimizer=train.use_distributed_optimizer))
-    optimizer = get_megatron_optimizer(OptimizerConfig(
-        optimizer="adam", lr=train.lr, min_lr=train.min_lr, weight_decay=train.weight_decay,
-        adam_beta1=train.adam_beta1, adam_beta2=train.adam_beta2, adam_eps=train.adam_eps,
-        clip_grad=train.clip_grad, bf16=train.precision == "bf16", fp16=train.precision == "fp16",
-        params_dtype=config.params_dtype, use_distributed_optimizer=train.use_distributed_optimizer), [ddp])
+    ddp = DistributedDataParallel(
+        config=config,
+        module=module,
+        ddp_config=DistributedDataParallelConfig(
+            grad_reduce_in_fp32=True,
+            overlap_grad_reduce=False,
+            use_distributed_optimizer=train.use_distributed_optimizer,
+        ),
+    )
+    optimizer = get_megatron_optimizer(
+        OptimizerConfig(
+            optimizer="adam",
+            lr=train.lr,
+            min_lr=train.min_lr,
+            weight_decay=train.weight_decay,
+            adam_beta1=train.adam_beta1,
+            adam_beta2=train.adam_beta2,
+            adam_eps=train.adam_eps,
+            clip_grad=train.clip_grad,
+            bf16=train.precision == "bf16",
+            fp16=train.precision == "fp16",
+            params_dtype=config.params_dtype,
+            use_distributed_optimizer=train.use_distributed_optimizer,
+        ),
+        [ddp],
+    )
     warmup, decay = train.wsd_steps()
     scheduler = OptimizerParamScheduler(
-        optimizer, init_lr=0.0, max_lr=train.lr, min_lr=train.min_lr, lr_warmup_steps=warmup,
-        lr_decay_steps=train.total_steps, lr_decay_style="WSD", wsd_decay_steps=decay,
-        lr_wsd_decay_style=train.decay_style, start_wd=train.weight_decay, end_wd=train.weight_decay,
-        wd_incr_steps=train.total_steps, wd_incr_style="constant")
+        optimizer,
+        init_lr=0.0,
+        max_lr=train.lr,
+        min_lr=train.min_lr,
+        lr_warmup_steps=warmup,
+        lr_decay_steps=train.total_steps,
+        lr_decay_style="WSD",
+        wsd_decay_steps=decay,
+        lr_wsd_decay_style=train.decay_style,
+        start_wd=train.weight_decay,
+        end_wd=train.weight_decay,
+        wd_incr_steps=train.total_steps,
+        wd_incr_style="constant",
+    )
     config.grad_scale_func = optimizer.scale_loss
     config.no_sync_func = ddp.no_sync
     config.finalize_model_grads_func = finalize_model_grads
@@ -216,9 +303,16 @@ def _evaluate(ddp, eval_sets: dict, model: ModelConfig, train: TrainConfig, worl
         unit = train.micro_batch_size * world.data_parallel_size
         samples = min(len(dataset), max(train.eval_iters, 1) * train.global_batch_size)
         samples = max(unit, samples - samples % unit)
-        out[f"{name}_loss"] = step.evaluate(ddp, _Cycle(dataset), samples=samples, seq_length=model.seq_length,
-                                            micro_batch=train.micro_batch_size, dp_rank=world.data_parallel_rank,
-                                            dp_size=world.data_parallel_size, device=world.device)
+        out[f"{name}_loss"] = step.evaluate(
+            ddp,
+            _Cycle(dataset),
+            samples=samples,
+            seq_length=model.seq_length,
+            micro_batch=train.micro_batch_size,
+            dp_rank=world.data_parallel_rank,
+            dp_size=world.data_parallel_size,
+            device=world.device,
+        )
     return out
 
 
@@ -244,7 +338,15 @@ def _count(net: torch.nn.Module) -> int:
 def _summary(status: str, train_dir: Path, train: TrainConfig, done: list) -> dict:
     evals = {c.info["phase"]: c.info.get("evals", {}) for c in done}
     last = done[-1].info.get("evals", {}) if done else {}
-    return {"status": status, "train_dir": str(train_dir), "order": train.order,
-            "steps": done[-1].info["step"] if done else 0, "evals": evals, "final": last,
-            "checkpoints": [str(c.path) for c in done], "metrics": str(train_dir / "metrics.jsonl"),
-            "train": dataclasses.asdict(train), "records": len(read_metrics(train_dir / "metrics.jsonl"))}
+    return {
+        "status": status,
+        "train_dir": str(train_dir),
+        "order": train.order,
+        "steps": done[-1].info["step"] if done else 0,
+        "evals": evals,
+        "final": last,
+        "checkpoints": [str(c.path) for c in done],
+        "metrics": str(train_dir / "metrics.jsonl"),
+        "train": dataclasses.asdict(train),
+        "records": len(read_metrics(train_dir / "metrics.jsonl")),
+    }

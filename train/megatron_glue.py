@@ -127,14 +127,16 @@ def _layer_spec(model: ModelConfig, impl: Backend):
     )
 
     if impl == "te":
-        return get_gpt_layer_with_transformer_engine_spec(num_experts=model.num_experts,
-                                                          moe_grouped_gemm=model.num_experts is not None)
+        return get_gpt_layer_with_transformer_engine_spec(
+            num_experts=model.num_experts, moe_grouped_gemm=model.num_experts is not None
+        )
     from train import cpu_bridge
 
     cpu_bridge.fix_missing_te_general_gemm()
     cpu_bridge.allow_sequence_parallel_torch_norm()
-    return get_gpt_layer_local_spec(num_experts=model.num_experts, moe_grouped_gemm=False,
-                                    normalization=model.normalization)
+    return get_gpt_layer_local_spec(
+        num_experts=model.num_experts, moe_grouped_gemm=False, normalization=model.normalization
+    )
 
 
 def check_hybrid_buildable() -> None:
@@ -143,7 +145,8 @@ def check_hybrid_buildable() -> None:
         raise HybridModelUnavailable(
             "this recipe is a hybrid Mamba/attention/MoE model (hybrid_layer_pattern): Megatron's Mamba-2 layers "
             "run Triton GPU kernels (mamba_ssm, causal_conv1d) and cannot be built on CPU. Train it on CUDA "
-            "GPUs; on CPU use the tiny-moe recipe (the hybrid recipe's config and pattern still validate here).")
+            "GPUs; on CPU use the tiny-moe recipe (the hybrid recipe's config and pattern still validate here)."
+        )
     missing = []
     for module in ("triton", "mamba_ssm", "causal_conv1d"):
         try:
@@ -151,8 +154,10 @@ def check_hybrid_buildable() -> None:
         except ImportError:
             missing.append(module)
     if missing:
-        raise HybridModelUnavailable(f"the hybrid (Mamba) model needs the packages {', '.join(missing)} "
-                                     "(pip install mamba-ssm causal-conv1d on the GPU machine)")
+        raise HybridModelUnavailable(
+            f"the hybrid (Mamba) model needs the packages {', '.join(missing)} "
+            "(pip install mamba-ssm causal-conv1d on the GPU machine)"
+        )
 
 
 def build_model(model: ModelConfig, train: TrainConfig, vocab_size: int, config: TransformerConfig) -> torch.nn.Module:
@@ -164,18 +169,25 @@ def build_model(model: ModelConfig, train: TrainConfig, vocab_size: int, config:
         check_hybrid_buildable()
     pre = parallel_state.is_pipeline_first_stage()
     post = parallel_state.is_pipeline_last_stage()
-    common = dict(config=config, vocab_size=padded_vocab_size(vocab_size, model, train),
-                  max_sequence_length=model.seq_length, pre_process=pre, post_process=post,
-                  share_embeddings_and_output_weights=not model.untie_embeddings,
-                  position_embedding_type=model.position_embedding, rotary_base=model.rotary_base)
+    common = dict(
+        config=config,
+        vocab_size=padded_vocab_size(vocab_size, model, train),
+        max_sequence_length=model.seq_length,
+        pre_process=pre,
+        post_process=post,
+        share_embeddings_and_output_weights=not model.untie_embeddings,
+        position_embedding_type=model.position_embedding,
+        rotary_base=model.rotary_base,
+    )
     if model.is_hybrid:
         from megatron.core.models.mamba import MambaModel
         from megatron.core.models.mamba.mamba_layer_specs import mamba_stack_spec
         from megatron.core.ssm.mamba_hybrid_layer_allocation import allocate_layers
 
         allocate_layers(model.num_layers, 0.0, 0.0, override_pattern=model.hybrid_layer_pattern)  # Megatron's check
-        net = MambaModel(mamba_stack_spec=mamba_stack_spec, hybrid_override_pattern=model.hybrid_layer_pattern,
-                         **common)
+        net = MambaModel(
+            mamba_stack_spec=mamba_stack_spec, hybrid_override_pattern=model.hybrid_layer_pattern, **common
+        )
     else:
         from megatron.core.models.gpt import GPTModel
 

@@ -19,8 +19,18 @@ from train.config import ModelConfig
 __all__ = ["MetricsLog", "read_metrics", "flops_per_token", "peak_flops"]
 
 #: Dense bf16 peak FLOP/s by device name fragment (no sparsity), for MFU.
-_PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "H800": 989e12, "A100": 312e12, "A800": 312e12, "L40S": 362e12,
-              "A10G": 70e12, "L4": 121e12, "B200": 2250e12, "GB200": 2500e12}
+_PEAK_BF16 = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "H800": 989e12,
+    "A100": 312e12,
+    "A800": 312e12,
+    "L40S": 362e12,
+    "A10G": 70e12,
+    "L4": 121e12,
+    "B200": 2250e12,
+    "GB200": 2500e12,
+}
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -40,15 +50,17 @@ def read_metrics(path: Path) -> list[dict]:
 class MetricsLog:
     """Appends records to ``metrics.jsonl`` and prints the log line (only on the logging rank)."""
 
-    def __init__(self, path: Path, *, enabled: bool, keep_until_step: int, keep_phases: set[int],
-                 echo=print) -> None:
+    def __init__(self, path: Path, *, enabled: bool, keep_until_step: int, keep_phases: set[int], echo=print) -> None:
         self.path = path
         self.enabled = enabled
         self.echo = echo
         if enabled:
-            kept = [r for r in read_metrics(path)
-                    if (r.get("kind") == "train" and r.get("step", 0) <= keep_until_step)
-                    or (r.get("kind") == "eval" and r.get("after_phase") in keep_phases)]
+            kept = [
+                r
+                for r in read_metrics(path)
+                if (r.get("kind") == "train" and r.get("step", 0) <= keep_until_step)
+                or (r.get("kind") == "eval" and r.get("after_phase") in keep_phases)
+            ]
             write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict) -> None:
@@ -58,11 +70,31 @@ class MetricsLog:
             f.write(json.dumps(record) + "\n")
             f.flush()
 
-    def train(self, *, step: int, total: int, phase: int, loss: float, lr: float, grad_norm: float | None,
-              tokens_per_s: float, aux_loss: float | None, z_loss: float | None, mfu: float | None,
-              memory_gib: float | None) -> None:
-        record = {"kind": "train", "step": step, "phase": phase, "loss": loss, "lr": lr, "grad_norm": grad_norm,
-                  "tokens_per_s": tokens_per_s, "aux_loss": aux_loss}
+    def train(
+        self,
+        *,
+        step: int,
+        total: int,
+        phase: int,
+        loss: float,
+        lr: float,
+        grad_norm: float | None,
+        tokens_per_s: float,
+        aux_loss: float | None,
+        z_loss: float | None,
+        mfu: float | None,
+        memory_gib: float | None,
+    ) -> None:
+        record = {
+            "kind": "train",
+            "step": step,
+            "phase": phase,
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "tokens_per_s": tokens_per_s,
+            "aux_loss": aux_loss,
+        }
         if z_loss is not None:
             record["z_loss"] = z_loss
         if mfu is not None:
@@ -71,8 +103,15 @@ class MetricsLog:
             record["memory_gib"] = memory_gib
         self.write(record)
         if self.enabled:
-            parts = [f"step {step:>5}/{total}", f"phase {phase}", f"loss {loss:7.4f}", f"lr {lr:.3e}",
-                     f"grad_norm {_fmt(grad_norm)}", f"tok/s {tokens_per_s:>9,.0f}", f"aux {_fmt(aux_loss)}"]
+            parts = [
+                f"step {step:>5}/{total}",
+                f"phase {phase}",
+                f"loss {loss:7.4f}",
+                f"lr {lr:.3e}",
+                f"grad_norm {_fmt(grad_norm)}",
+                f"tok/s {tokens_per_s:>9,.0f}",
+                f"aux {_fmt(aux_loss)}",
+            ]
             if z_loss is not None:
                 parts.append(f"z {z_loss:.4f}")
             if mfu is not None:
@@ -104,14 +143,22 @@ def flops_per_token(model: ModelConfig, vocab_size: int) -> float:
     ffn = model.ffn_hidden_size or 4 * h
     moe = 0.0
     if model.num_experts:
-        moe = (h * model.num_experts + model.moe_router_topk * mult * h * (model.moe_ffn_hidden_size or ffn)
-               + mult * h * (model.moe_shared_expert_size or 0))
+        moe = (
+            h * model.num_experts
+            + model.moe_router_topk * mult * h * (model.moe_ffn_hidden_size or ffn)
+            + mult * h * (model.moe_shared_expert_size or 0)
+        )
     heads = model.mamba_num_heads or 2 * h // model.mamba_head_dim
     inner = heads * model.mamba_head_dim
     mamba = h * (2 * inner + 2 * model.mamba_num_groups * model.mamba_state_dim + heads) + inner * h
     counts = model.layer_counts()
-    params = (counts["attention"] * attention + counts["mlp"] * mult * h * ffn + counts["moe"] * moe
-              + counts["mamba"] * mamba + vocab_size * h)
+    params = (
+        counts["attention"] * attention
+        + counts["mlp"] * mult * h * ffn
+        + counts["moe"] * moe
+        + counts["mamba"] * mamba
+        + vocab_size * h
+    )
     return 6.0 * params + 12.0 * counts["attention"] * model.seq_length * q_width
 
 

@@ -25,8 +25,16 @@ def _collate(samples: list[dict]) -> dict[str, torch.Tensor]:
     return {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in _KEYS}
 
 
-def micro_batches(slot: PhaseData, step_in_phase: int, *, global_batch: int, micro_batch: int, dp_rank: int,
-                  dp_size: int, device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
+def micro_batches(
+    slot: PhaseData,
+    step_in_phase: int,
+    *,
+    global_batch: int,
+    micro_batch: int,
+    dp_rank: int,
+    dp_size: int,
+    device: torch.device,
+) -> Iterator[dict[str, torch.Tensor]]:
     """This data-parallel rank's micro-batches of a step: samples ``offset + step * global_batch + ...``."""
     per_rank = global_batch // dp_size
     start = slot.offset + step_in_phase * global_batch + dp_rank * per_rank
@@ -71,13 +79,20 @@ def _run(model, batches, num_microbatches: int, seq_length: int, micro_batch: in
     from megatron.core.pipeline_parallel import get_forward_backward_func
 
     return get_forward_backward_func()(
-        forward_step_func=_forward_step, data_iterator=batches, model=[model],
-        num_microbatches=num_microbatches, seq_length=seq_length, micro_batch_size=micro_batch,
-        decoder_seq_length=seq_length, forward_only=forward_only)
+        forward_step_func=_forward_step,
+        data_iterator=batches,
+        model=[model],
+        num_microbatches=num_microbatches,
+        seq_length=seq_length,
+        micro_batch_size=micro_batch,
+        decoder_seq_length=seq_length,
+        forward_only=forward_only,
+    )
 
 
-def train_step(model, optimizer, scheduler, batches, *, num_microbatches: int, seq_length: int,
-               micro_batch: int) -> dict:
+def train_step(
+    model, optimizer, scheduler, batches, *, num_microbatches: int, seq_length: int, micro_batch: int
+) -> dict:
     """Forward, backward, optimizer and scheduler step. Returns ``loss`` (None off the last stage),
     ``grad_norm``, ``skipped`` (fp16 overflow) and the learning rate the step used."""
     model.train()
@@ -87,13 +102,18 @@ def train_step(model, optimizer, scheduler, batches, *, num_microbatches: int, s
     lr = optimizer.param_groups[0]["lr"]
     ok, grad_norm, _ = optimizer.step()
     scheduler.step(increment=1)
-    return {"loss": _reduce_lm_loss(losses), "grad_norm": None if grad_norm is None else float(grad_norm),
-            "skipped": not ok, "lr": float(lr)}
+    return {
+        "loss": _reduce_lm_loss(losses),
+        "grad_norm": None if grad_norm is None else float(grad_norm),
+        "skipped": not ok,
+        "lr": float(lr),
+    }
 
 
 @torch.no_grad()
-def evaluate(model, dataset, *, samples: int, seq_length: int, micro_batch: int, dp_rank: int,
-             dp_size: int, device: torch.device) -> float | None:
+def evaluate(
+    model, dataset, *, samples: int, seq_length: int, micro_batch: int, dp_rank: int, dp_size: int, device: torch.device
+) -> float | None:
     """Mean token loss over the first ``samples`` sequences of ``dataset`` (split over data-parallel ranks)."""
     model.eval()
     per_rank = samples // dp_size
@@ -117,6 +137,11 @@ def moe_losses(config, num_microbatches: int) -> dict[str, float]:
     if not get_moe_layer_wise_logging_tracker():
         return {}
     totals: dict[str, torch.Tensor] = {}
-    track_moe_metrics(loss_scale=1.0 / num_microbatches, iteration=0, total_loss_dict=totals,
-                      num_layers=config.num_layers, moe_layer_freq=config.moe_layer_freq)
+    track_moe_metrics(
+        loss_scale=1.0 / num_microbatches,
+        iteration=0,
+        total_loss_dict=totals,
+        num_layers=config.num_layers,
+        moe_layer_freq=config.moe_layer_freq,
+    )
     return {k: float(v) for k, v in totals.items()}

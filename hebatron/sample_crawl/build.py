@@ -95,9 +95,7 @@ class _Renderer:
                 title = rng.choice(self.passages[spec.kind]).title
             else:
                 title = " ".join(rng.sample(compose.SPAM_KEYWORDS, 2))
-            out.append(
-                (title, f"/{rng.choice(spec.site.sections)}/article-{rng.randrange(100_000, 999_999)}")
-            )
+            out.append((title, f"/{rng.choice(spec.site.sections)}/article-{rng.randrange(100_000, 999_999)}"))
         return out
 
     def html(self, spec: PageSpec) -> str:
@@ -138,9 +136,7 @@ def _http_headers(body: bytes, charset: str, when: datetime, rng: random.Random)
     )
 
 
-def build_sample_crawl(
-    out_dir: Path, *, n_news: int = 300, seed: int = 0, progress: bool = False
-) -> SampleCrawl:
+def build_sample_crawl(out_dir: Path, *, n_news: int = 300, seed: int = 0, progress: bool = False) -> SampleCrawl:
     """Write ``out_dir/crawl.warc.gz`` and ``out_dir/labels.jsonl``; byte-identical for a given seed.
 
     ``n_news`` sets the number of news pages; every other kind scales with it (see ``RATIOS``).

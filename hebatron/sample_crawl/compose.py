@@ -44,9 +44,7 @@ class PairRegister:
         idx = np.asarray(items)
         self._used[np.ix_(idx, idx)] = True
 
-    def draw(
-        self, k: int, rng: random.Random, lengths: list[int] | None = None, min_total: int = 0
-    ) -> list[int]:
+    def draw(self, k: int, rng: random.Random, lengths: list[int] | None = None, min_total: int = 0) -> list[int]:
         """``k`` distinct items (more while their ``lengths`` sum below ``min_total``), then registered."""
         taken = ~self._allowed
         available = int(self._allowed.sum())

@@ -77,15 +77,9 @@ SPAM_SITES = (
     Site("www.mivtzaim-hamim.example", "מבצעים חמים", "he", "portal", "utf-8", ("deals", "articles"), "spam"),
     Site("www.meida-plus.example", "מידע פלוס", "he", "classic", "utf-8", ("articles", "guides"), "spam"),
 )
-YIDDISH_SITE = Site(
-    "www.yidishe-velt.example", "ייִדישע װעלט", "yi", "portal", "utf-8", ("news", "culture"), "yi"
-)
-ARABIC_SITE = Site(
-    "www.akhbar-albalad.example", "أخبار البلد", "ar", "portal", "utf-8", ("local", "culture"), "ar"
-)
-ENGLISH_SITE = Site(
-    "notes.pyreference.example", "Python Notes", "en", "blog", "utf-8", ("reference", "blog"), "en"
-)
+YIDDISH_SITE = Site("www.yidishe-velt.example", "ייִדישע װעלט", "yi", "portal", "utf-8", ("news", "culture"), "yi")
+ARABIC_SITE = Site("www.akhbar-albalad.example", "أخبار البلد", "ar", "portal", "utf-8", ("local", "culture"), "ar")
+ENGLISH_SITE = Site("notes.pyreference.example", "Python Notes", "en", "blog", "utf-8", ("reference", "blog"), "en")
 
 
 @dataclass(slots=True)
@@ -188,8 +182,7 @@ def _portal(page: Page, ui: dict[str, str], rng: random.Random) -> str:
         + (
             ""
             if page.near_empty
-            else f'<div class="share">{_e(ui["share"])}: <a href="#fb">Facebook</a> <a href="#w">WhatsApp</a>'
-            "</div>\n"
+            else f'<div class="share">{_e(ui["share"])}: <a href="#fb">Facebook</a> <a href="#w">WhatsApp</a></div>\n'
         )
         + "</article>\n"
         + (side or "</main>\n")

@@ -115,9 +115,7 @@ class Planner:
             return "zohar"
         if kind == "classical_hebrew":
             return (
-                "mishnah"
-                if self.passages[kind][item % len(self.passages[kind])].title.startswith("משנה")
-                else "tanakh"
+                "mishnah" if self.passages[kind][item % len(self.passages[kind])].title.startswith("משנה") else "tanakh"
             )
         return None
 
@@ -168,11 +166,7 @@ class Planner:
             variant = "word_edits"
         if variant == "boilerplate":
             site = self.rng.choice(
-                [
-                    s
-                    for s in NEWS_SITE_LIST
-                    if s.layout != original.site.layout and s.charset == original.charset
-                ]
+                [s for s in NEWS_SITE_LIST if s.layout != original.site.layout and s.charset == original.charset]
             )
         elif variant == "windows-1255":
             site = self.rng.choice([s for s in NEWS_SITE_LIST if s.charset == "windows-1255"])
@@ -202,11 +196,7 @@ class Planner:
 
     def _exact_copy(self, original: PageSpec) -> None:
         same_template = self.rng.random() < 0.5
-        site = (
-            original.site
-            if same_template
-            else self.rng.choice([s for s in NEWS_SITE_LIST if s != original.site])
-        )
+        site = original.site if same_template else self.rng.choice([s for s in NEWS_SITE_LIST if s != original.site])
         spec = self.add(
             "exact_duplicate",
             site,

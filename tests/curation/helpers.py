@@ -19,9 +19,11 @@ def write_jsonl(path: Path, records: list) -> Path:
 
 def html_page(body: str, title: str = "כותרת") -> str:
     paras = "".join(f"<p>{p}</p>" for p in body.split("\n"))
-    return (f'<html dir="rtl" lang="he"><head><title>{title}</title></head><body>'
-            f'<nav><a href="/">ראשי</a> <a href="/news">חדשות</a></nav>'
-            f"<article><h1>{title}</h1>{paras}</article><footer>כל הזכויות שמורות</footer></body></html>")
+    return (
+        f'<html dir="rtl" lang="he"><head><title>{title}</title></head><body>'
+        f'<nav><a href="/">ראשי</a> <a href="/news">חדשות</a></nav>'
+        f"<article><h1>{title}</h1>{paras}</article><footer>כל הזכויות שמורות</footer></body></html>"
+    )
 
 
 def write_warc(path: Path, pages: list[tuple[str, str, str]]) -> Path:
@@ -29,9 +31,11 @@ def write_warc(path: Path, pages: list[tuple[str, str, str]]) -> Path:
     with open(path, "wb") as f:
         writer = WARCWriter(f, gzip=True)
         for url, html, charset in pages:
-            headers = StatusAndHeaders("200 OK", [("Content-Type", f"text/html; charset={charset}")],
-                                       protocol="HTTP/1.1")
-            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(html.encode(charset)),
-                                            http_headers=headers)
+            headers = StatusAndHeaders(
+                "200 OK", [("Content-Type", f"text/html; charset={charset}")], protocol="HTTP/1.1"
+            )
+            rec = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(html.encode(charset)), http_headers=headers
+            )
             writer.write_record(rec)
     return path

@@ -20,7 +20,7 @@ def variants(text: str) -> dict[str, str]:
     return {
         "gershayim": text.replace('"', "\u05f4").replace("'", "\u05f3"),
         "bidi_marks": " ".join(f"\u200f{w}" if i % 3 == 0 else w for i, w in enumerate(text.split(" "))),
-        "presentation_forms": text.replace("ש", "\ufb2a").replace("ו", "\ufb4b") .replace("ע", "\ufb20"),
+        "presentation_forms": text.replace("ש", "\ufb2a").replace("ו", "\ufb4b").replace("ע", "\ufb20"),
     }
 
 

@@ -41,13 +41,20 @@ def test_whitespace_collapsed_and_paragraphs_kept():
 def test_any_string_is_normalized_idempotently(s):
     once = normalize_hebrew(s)
     assert normalize_hebrew(once) == once
-    assert normalize_hebrew(once, niqqud="strip") == normalize_hebrew(normalize_hebrew(once, niqqud="strip"),
-                                                                      niqqud="strip")
+    assert normalize_hebrew(once, niqqud="strip") == normalize_hebrew(
+        normalize_hebrew(once, niqqud="strip"), niqqud="strip"
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("אבגדהוזחטיכלמנסעפצקרשת ״׳\"'\u05b0\u05b4\u05bc\u05c1\u0591\u200f"
-                                              "\ufb2a\ufb4b\n")), max_size=80))
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list("אבגדהוזחטיכלמנסעפצקרשת ״׳\"'\u05b0\u05b4\u05bc\u05c1\u0591\u200f\ufb2a\ufb4b\n")
+        ),
+        max_size=80,
+    )
+)
 def test_hebrew_heavy_strings_idempotent(s):
     once = normalize_hebrew(s, niqqud="strip")
     assert normalize_hebrew(once, niqqud="strip") == once

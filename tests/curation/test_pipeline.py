@@ -32,8 +32,13 @@ def test_every_record_accounted_for_with_the_contract_columns(crawl, curated_run
     assert cur.columns == ["id", "text", "url", "source", "lang", "lang_score", "minhash_cluster_size"]
     exc = con.sql(f"SELECT * FROM read_parquet('{run}/excluded/*.parquet')")
     assert exc.columns[-1] == "filter_reason"
-    ids = [r[0] for r in con.sql(f"SELECT id FROM read_parquet('{run}/curated/*.parquet') UNION ALL "
-                                 f"SELECT id FROM read_parquet('{run}/excluded/*.parquet')").fetchall()]
+    ids = [
+        r[0]
+        for r in con.sql(
+            f"SELECT id FROM read_parquet('{run}/curated/*.parquet') UNION ALL "
+            f"SELECT id FROM read_parquet('{run}/excluded/*.parquet')"
+        ).fetchall()
+    ]
     assert len(ids) == len(set(ids)) == pages
     reasons = {r[0] for r in exc.select("filter_reason").fetchall()}
     assert {"language:yi", "language:ar", "language:en", "exact_duplicate"} <= reasons
@@ -87,11 +92,18 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_bad_input_is_counted_never_a_traceback(tmp_path, news_docs):
     bad = tmp_path / "in"
     bad.mkdir()
-    write_jsonl(bad / "bad.jsonl", [
-        {"id": "good1", "text": news_docs[0]}, b"{broken\n", {"id": "null", "text": None}, {"id": "nokey"},
-        b'{"id": "latin", "text": "caf\xe9"}\n', {"id": "huge", "text": "מילה " * 2_500_000},
-        {"id": "good2", "text": news_docs[1]},
-    ])
+    write_jsonl(
+        bad / "bad.jsonl",
+        [
+            {"id": "good1", "text": news_docs[0]},
+            b"{broken\n",
+            {"id": "null", "text": None},
+            {"id": "nokey"},
+            b'{"id": "latin", "text": "caf\xe9"}\n',
+            {"id": "huge", "text": "מילה " * 2_500_000},
+            {"id": "good2", "text": news_docs[1]},
+        ],
+    )
     pages = [(f"http://x.example/{i}", html_page(news_docs[i + 2]), "utf-8") for i in range(20)]
     warc = write_warc(bad / "cut.warc.gz", pages)
     data = warc.read_bytes()
@@ -100,10 +112,18 @@ def test_bad_input_is_counted_never_a_traceback(tmp_path, news_docs):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "truncated or corrupt WARC at byte offset" in proc.stderr
-    reasons = dict(duckdb.sql(f"SELECT filter_reason, count(*) FROM read_parquet('{tmp_path}/run/excluded/*.parquet') "
-                              "GROUP BY 1").fetchall())
-    for r in ("reader:malformed_json", "reader:no_text", "reader:invalid_utf8", "reader:too_large",
-              "reader:truncated_warc"):
+    reasons = dict(
+        duckdb.sql(
+            f"SELECT filter_reason, count(*) FROM read_parquet('{tmp_path}/run/excluded/*.parquet') GROUP BY 1"
+        ).fetchall()
+    )
+    for r in (
+        "reader:malformed_json",
+        "reader:no_text",
+        "reader:invalid_utf8",
+        "reader:too_large",
+        "reader:truncated_warc",
+    ):
         assert reasons.get(r, 0) >= 1, r
     kept = {r[0] for r in duckdb.sql(f"SELECT id FROM read_parquet('{tmp_path}/run/curated/*.parquet')").fetchall()}
     assert {"good1", "good2"} <= kept and len(kept) >= 10
@@ -118,8 +138,9 @@ def test_missing_input_is_one_line_error(tmp_path):
 
 def test_slurm_path_writes_sbatch_scripts_without_submitting(tmp_path, news_docs):
     a = write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": news_docs[0]}])
-    proc = run_cli("curate", str(a), "-o", str(tmp_path / "run"), "--executor", "slurm", "--dry-run",
-                   "--slurm-partition", "hebrew")
+    proc = run_cli(
+        "curate", str(a), "-o", str(tmp_path / "run"), "--executor", "slurm", "--dry-run", "--slurm-partition", "hebrew"
+    )
     assert proc.returncode == 0, proc.stderr
     scripts = sorted((tmp_path / "run" / ".work" / "logs").glob("sbatch-*.slurm"))
     stages = 9  # filter, 3 exact, 4 MinHash, publish
@@ -131,8 +152,10 @@ def test_slurm_path_writes_sbatch_scripts_without_submitting(tmp_path, news_docs
 
 
 def test_ray_executor_tiny_run(tmp_path, news_docs):
-    inputs = [write_jsonl(tmp_path / f"{i}.jsonl", [{"id": f"{i}-{j}", "text": news_docs[i * 3 + j]}
-                                                    for j in range(3)]) for i in range(2)]
+    inputs = [
+        write_jsonl(tmp_path / f"{i}.jsonl", [{"id": f"{i}-{j}", "text": news_docs[i * 3 + j]} for j in range(3)])
+        for i in range(2)
+    ]
     proc = run_cli("curate", *map(str, inputs), "-o", str(tmp_path / "run"), "--executor", "ray", "--workers", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     stats = json.loads((tmp_path / "run" / "stats.json").read_text())

@@ -22,8 +22,13 @@ def doc(text):
 
 
 def test_stock_gopher_alpha_ratio_drops_news_ours_keeps_it(news_docs):
-    stock = GopherQualityFilter(min_avg_word_length=3, max_avg_word_length=9, max_non_alpha_words_ratio=0.799,
-                                stop_words=list(HEBREW_STOP_WORDS), language="heb")
+    stock = GopherQualityFilter(
+        min_avg_word_length=3,
+        max_avg_word_length=9,
+        max_non_alpha_words_ratio=0.799,
+        stop_words=list(HEBREW_STOP_WORDS),
+        language="heb",
+    )
     stock_drops = [d for d in news_docs if stock.filter(doc(d)) == (False, "gopher_below_alpha_threshold")]
     assert len(stock_drops) >= 0.05 * len(news_docs)  # the problem is real on news prose
     ours = HebrewGopherQuality(GopherQualityConfig(min_avg_word_length=3, max_avg_word_length=9))
@@ -80,11 +85,18 @@ def test_pointed_and_traditional_text_judged_on_content_not_form():
 
     passages = [p for p in classical_hebrew_passages()[:300] + aramaic_passages()[:300] if len(p.units) >= 3]
     docs = [doc(normalize_hebrew("\n".join(p.units))) for p in passages]
-    stock_gq = GopherQualityFilter(min_avg_word_length=3, max_avg_word_length=9, max_non_alpha_words_ratio=0.799,
-                                   stop_words=list(HEBREW_STOP_WORDS), language="heb")
+    stock_gq = GopherQualityFilter(
+        min_avg_word_length=3,
+        max_avg_word_length=9,
+        max_non_alpha_words_ratio=0.799,
+        stop_words=list(HEBREW_STOP_WORDS),
+        language="heb",
+    )
     stock_fw = FineWebQualityFilter(line_punct_thr=0.3, new_line_ratio=0.158, language="heb")
-    ours_gq, ours_fw = HebrewGopherQuality(GopherQualityConfig(min_doc_words=10)), HebrewFineWebQuality(
-        FineWebQualityConfig(line_punct_thr=0.3, new_line_ratio=0.158))
+    ours_gq, ours_fw = (
+        HebrewGopherQuality(GopherQualityConfig(min_doc_words=10)),
+        HebrewFineWebQuality(FineWebQualityConfig(line_punct_thr=0.3, new_line_ratio=0.158)),
+    )
     stock_kept = sum(stock_gq.filter(d) is True and stock_fw.filter(d) is True for d in docs)
     ours_kept = sum(ours_gq.filter(d) is True and ours_fw.filter(d) is True for d in docs)
     assert stock_kept < 0.3 * len(docs)
@@ -101,7 +113,6 @@ def test_symbol_lines_from_table_layouts_removed_before_filters():
     from datatrove.pipeline.formatters import SymbolLinesFormatter
 
     text = "06.10.2023 |\nהממשלה החליטה היום על תקציב חדש.\nהשר אמר כי יש צורך בשינוי. | הכי נקראות\n|"
-    fw = HebrewFineWebQuality(FineWebQualityConfig(line_punct_thr=0.3, char_duplicates_ratio=1.0,
-                                                   new_line_ratio=1.0))
+    fw = HebrewFineWebQuality(FineWebQualityConfig(line_punct_thr=0.3, char_duplicates_ratio=1.0, new_line_ratio=1.0))
     assert fw.filter(doc(text)) == (False, "fineweb_quality:line_punct_ratio")
     assert fw.filter(doc(SymbolLinesFormatter().format(text))) is True

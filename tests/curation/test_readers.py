@@ -12,21 +12,29 @@ def read_all(folder, name, **kw):
 
 
 def test_bad_jsonl_records_get_named_reasons(tmp_path):
-    write_jsonl(tmp_path / "in.jsonl", [
-        {"id": "ok", "text": "שלום עולם"},
-        b"{not json\n",
-        {"id": "none", "text": None},
-        {"id": "missing"},
-        b'{"id": "bytes", "text": "\xff\xfe"}\n',
-        {"id": "blank", "text": "   "},
-        {"id": "big", "text": "א" * 3_000_000},
-        b"[1, 2]\n",
-    ])
+    write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"id": "ok", "text": "שלום עולם"},
+            b"{not json\n",
+            {"id": "none", "text": None},
+            {"id": "missing"},
+            b'{"id": "bytes", "text": "\xff\xfe"}\n',
+            {"id": "blank", "text": "   "},
+            {"id": "big", "text": "א" * 3_000_000},
+            b"[1, 2]\n",
+        ],
+    )
     docs = read_all(tmp_path, "in.jsonl")
     reasons = {d.id: d.metadata.get("filter_reason") for d in docs}
     assert reasons == {
-        "ok": None, "in.jsonl:2": "reader:malformed_json", "none": "reader:no_text", "missing": "reader:no_text",
-        "in.jsonl:5": "reader:invalid_utf8", "blank": "reader:empty_text", "in.jsonl:7": "reader:too_large",
+        "ok": None,
+        "in.jsonl:2": "reader:malformed_json",
+        "none": "reader:no_text",
+        "missing": "reader:no_text",
+        "in.jsonl:5": "reader:invalid_utf8",
+        "blank": "reader:empty_text",
+        "in.jsonl:7": "reader:too_large",
         "in.jsonl:8": "reader:malformed_json",
     }
 
@@ -43,8 +51,10 @@ def test_truncated_gzip_jsonl_keeps_records_before_the_cut(tmp_path):
 
 def test_warc_honours_declared_windows_1255(tmp_path):
     text = "ראש הממשלה אמר היום כי הממשלה תדון בהצעה"
-    write_warc(tmp_path / "c.warc.gz", [("http://a.co.il/1", html_page(text), "windows-1255"),
-                                        ("http://a.co.il/2", html_page(text), "utf-8")])
+    write_warc(
+        tmp_path / "c.warc.gz",
+        [("http://a.co.il/1", html_page(text), "windows-1255"), ("http://a.co.il/2", html_page(text), "utf-8")],
+    )
     docs = read_all(tmp_path, "c.warc.gz")
     assert [d.metadata["charset"] for d in docs] == ["windows-1255", "utf-8"]
     assert all(text in d.text for d in docs)

@@ -20,7 +20,17 @@ def test_agrees_with_spacy_blank_hebrew_on_news(news_docs):
 
 def test_keeps_hebrew_acronyms_numbers_and_prefixed_numbers_whole():
     assert HEBREW_WORDS.word_tokenize('צה"ל גייס 1,200 איש ב-1972, "כך".') == [
-        'צה"ל', "גייס", "1,200", "איש", "ב-1972", ",", '"', "כך", '"', "."]
+        'צה"ל',
+        "גייס",
+        "1,200",
+        "איש",
+        "ב-1972",
+        ",",
+        '"',
+        "כך",
+        '"',
+        ".",
+    ]
 
 
 def test_is_shared_by_datatrove_steps_and_survives_pickling():

@@ -21,9 +21,7 @@ def lmplz() -> Path:
         find_kenlm_tool("build_binary")
         return find_kenlm_tool("lmplz")
     except FileNotFoundError as err:
-        pytest.skip(
-            f"KenLM's lmplz is not installed — run `make setup` or `scripts/build_lmplz.sh .venv` ({err})"
-        )
+        pytest.skip(f"KenLM's lmplz is not installed — run `make setup` or `scripts/build_lmplz.sh .venv` ({err})")
 
 
 @pytest.fixture(scope="session")

@@ -89,9 +89,7 @@ def test_train_reference_lm(small_corpus, tmp_path, lmplz) -> None:
 
 
 def test_tiny_corpus_needs_and_records_discount_fallback(tmp_path, lmplz) -> None:
-    out = train_reference_lm(
-        ["אחת שתיים שלוש", "שלוש שתיים אחת", "אחת אחת"], tmp_path / "tiny", vocab_size=300
-    )
+    out = train_reference_lm(["אחת שתיים שלוש", "שלוש שתיים אחת", "אחת אחת"], tmp_path / "tiny", vocab_size=300)
     info = json.loads((out / "model.json").read_text(encoding="utf-8"))
     assert info["kenlm"]["discount_fallback"] is True
 

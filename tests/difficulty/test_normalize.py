@@ -80,9 +80,48 @@ def test_normalize_lines_equals_line_by_line(held_out_sentences) -> None:
 # plus our documented differences (bidi marks removed first, tab -> space). Written from the algorithm's
 # description, independently of difficulty.normalize.
 
-CCNET_PUNCT = dict(zip("，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►", [
-    ",", ".", ",", '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', "'", ":", ":", "?", "!", "(", ")", ";",
-    "-", " - ", ". ", "~", "'", "...", "-", "<", ">", "[", "]", "%", "-"], strict=True))
+CCNET_PUNCT = dict(
+    zip(
+        "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►",
+        [
+            ",",
+            ".",
+            ",",
+            '"',
+            '"',
+            '"',
+            '"',
+            '"',
+            '"',
+            '"',
+            '"',
+            '"',
+            '"',
+            "'",
+            ":",
+            ":",
+            "?",
+            "!",
+            "(",
+            ")",
+            ";",
+            "-",
+            " - ",
+            ". ",
+            "~",
+            "'",
+            "...",
+            "-",
+            "<",
+            ">",
+            "[",
+            "]",
+            "%",
+            "-",
+        ],
+        strict=True,
+    )
+)
 REF_BIDI = {"\u200e", "\u200f", "\u061c", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 
 

@@ -84,9 +84,7 @@ def test_score_run(tmp_path, htb_lm, realistic_docs) -> None:
     assert curated.schema.field("phase").type == pa.int8()
     assert excluded.schema.names == [*CURATED_SCHEMA.names, "filter_reason"]
     texts = dict(realistic_docs)
-    assert all(
-        texts[i] == t for i, t in zip(curated["id"].to_pylist(), curated["text"].to_pylist(), strict=True)
-    )
+    assert all(texts[i] == t for i, t in zip(curated["id"].to_pylist(), curated["text"].to_pylist(), strict=True))
 
     # phases follow the cut-offs, 1 = lowest perplexity
     low, high = summary["cutoffs"]["low"], summary["cutoffs"]["high"]
@@ -124,9 +122,7 @@ def test_score_run(tmp_path, htb_lm, realistic_docs) -> None:
 
 def test_fixed_cutoffs_and_character_weights(tmp_path, htb_lm, held_out_docs) -> None:
     run = _write_run(tmp_path / "run", [(f"d{i}", d) for i, d in enumerate(held_out_docs[:60])], files=1)
-    summary = score_run(
-        run, lm_dir=htb_lm, config=DifficultyConfig(cutoffs=CCNET_HEBREW_CUTOFFS), progress=False
-    )
+    summary = score_run(run, lm_dir=htb_lm, config=DifficultyConfig(cutoffs=CCNET_HEBREW_CUTOFFS), progress=False)
     assert summary["cutoffs"] == {
         "low": 1320.0,
         "high": 1830.0,

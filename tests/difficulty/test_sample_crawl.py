@@ -45,16 +45,21 @@ def test_each_phase_holds_a_fair_share_of_characters(scored):
 
 def test_every_curated_document_has_perplexity_and_phase(scored):
     run, _ = scored
-    nulls = duckdb.sql(f"SELECT count(*) FILTER (WHERE perplexity IS NULL OR phase NOT IN (1, 2, 3)), count(*) "
-                       f"FROM read_parquet('{run}/curated/*.parquet')").fetchall()[0]
+    nulls = duckdb.sql(
+        f"SELECT count(*) FILTER (WHERE perplexity IS NULL OR phase NOT IN (1, 2, 3)), count(*) "
+        f"FROM read_parquet('{run}/curated/*.parquet')"
+    ).fetchall()[0]
     assert nulls[0] == 0 and nulls[1] > 0
 
 
 def test_shuffled_news_scores_higher_and_scores_repeat(crawl, scored, htb_lm):
     run, _ = scored
     kind = kinds(crawl)
-    texts = [t for i, t in duckdb.sql(f"SELECT id, text FROM read_parquet('{run}/curated/*.parquet')").fetchall()
-             if kind[i] == "news"]
+    texts = [
+        t
+        for i, t in duckdb.sql(f"SELECT id, text FROM read_parquet('{run}/curated/*.parquet')").fetchall()
+        if kind[i] == "news"
+    ]
     scorer, rng = KenLMScorer(htb_lm), random.Random(0)
     higher = 0
     for text in texts:

@@ -100,9 +100,7 @@ def test_ten_megabyte_document(scorer, htb_lm, held_out_docs) -> None:
     results = scorer.score_many(["", huge, held_out_docs[0]])
     assert [getattr(r, "reason", None) for r in results] == ["empty", "too_long", None]
     # with the limit raised it is scored like the text it repeats
-    assert KenLMScorer(htb_lm, max_chars=len(huge)).perplexity(huge) == pytest.approx(
-        scorer.perplexity(base), rel=1e-6
-    )
+    assert KenLMScorer(htb_lm, max_chars=len(huge)).perplexity(huge) == pytest.approx(scorer.perplexity(base), rel=1e-6)
 
 
 def test_non_hebrew_text_gets_a_high_perplexity(scorer, held_out_docs) -> None:

@@ -92,8 +92,7 @@ def test_crash_while_publishing_loses_nothing_and_resumes(tmp_path, htb_lm, docs
     assert json.loads((run / "stats.json").read_text())["curated_documents"] == reference[0].num_rows
 
 
-def test_finished_scoring_is_a_no_op_and_other_settings_rescore(tmp_path, htb_lm, docs, reference,
-                                                                monkeypatch) -> None:
+def test_finished_scoring_is_a_no_op_and_other_settings_rescore(tmp_path, htb_lm, docs, reference, monkeypatch) -> None:
     run = _write_run(tmp_path / "run", docs)
     score_run(run, lm_dir=htb_lm, progress=False)
     with monkeypatch.context() as m:
@@ -107,7 +106,8 @@ def test_finished_scoring_is_a_no_op_and_other_settings_rescore(tmp_path, htb_lm
     score_run(run, lm_dir=htb_lm, progress=False)
     assert _snapshot(run) == reference
     assert json.loads((run / ".stages" / "score.json").read_text())["reads"].keys() == {
-        f"curated/{k:05d}.parquet" for k in range(3)}
+        f"curated/{k:05d}.parquet" for k in range(3)
+    }
 
 
 def test_several_workers_give_the_same_result(tmp_path, htb_lm, docs, reference) -> None:

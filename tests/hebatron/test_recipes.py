@@ -51,8 +51,7 @@ def test_demo_is_tiny_moe_plus_its_own_sections():
 
 
 def test_base_merges_mappings_key_by_key_and_replaces_the_rest(tmp_path):
-    write(tmp_path, "parent.yaml", "description: parent\ntrain:\n  seed: 7\n  lr: 2.0e-3\n"
-                                   "run:\n  inputs: [a, b]\n")
+    write(tmp_path, "parent.yaml", "description: parent\ntrain:\n  seed: 7\n  lr: 2.0e-3\nrun:\n  inputs: [a, b]\n")
     child = write(tmp_path, "child.yaml", "base: parent.yaml\ntrain:\n  seed: 8\nrun:\n  inputs: [c]\n")
     recipe = load_recipe(child)
     assert recipe.name == "child" and recipe.description == "parent"
@@ -84,28 +83,37 @@ def test_missing_base_is_an_error_naming_the_child(tmp_path):
         load_recipe(child)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("curation:\n  language:\n    threshold: high\n",
-     "bad.yaml: curation.language.threshold must be a number, got 'high'"),
-    ("model:\n  num_layers: true\n", "bad.yaml: model.num_layers must be an integer, got True"),
-    ("model:\n  num_layers: 2.5\n", "model.num_layers must be an integer, got 2.5"),
-    ("curation:\n  dedup:\n    exact: 'yes'\n", "curation.dedup.exact must be true or false, got 'yes'"),
-    ("description: 3\n", "description must be a string, got 3"),
-    ("curation:\n  normalize:\n    niqqud: drop\n", "curation.normalize.niqqud must be one of 'keep', 'strip'"),
-    ("model:\n  num_query_groups: two\n", "model.num_query_groups must be an integer or null, got 'two'"),
-    ("shards:\n  anchor_ratio: [0.3, 0.2]\n", r"shards.anchor_ratio must be a list of 3 numbers"),
-    ("shards:\n  anchor_ratio: [0.3, x, 0.1]\n", r"shards.anchor_ratio\[1\] must be a number, got 'x'"),
-    ("shards:\n  tokenizer: 5\n", "shards.tokenizer must be a path or null, got 5"),
-    ("difficulty:\n  percentiles: 33\n", "difficulty.percentiles must be a list of 2 numbers, got 33"),
-    ("run:\n  inputs: sample\n", "run.inputs must be a list of strings, got 'sample'"),
-    ("curation:\n  quality:\n    gopher_repetition:\n      top_n_grams: {two: 0.1}\n",
-     "curation.quality.gopher_repetition.top_n_grams must be a mapping of integers to numbers, got the key 'two'"),
-    ("curation:\n  quality:\n    gopher_repetition:\n      dup_n_grams: {5: lots}\n",
-     "curation.quality.gopher_repetition.dup_n_grams.5 must be a number, got 'lots'"),
-    ("curation:\n  quality:\n    nemo: {urls: 0.2}\n", "curation.quality.nemo.urls must be a mapping of strings"),
-    ("curation: 3\n", "curation must be a mapping, got 3"),
-    ("train:\n  lr: 1e-3\n", "train.lr must be a number, got '1e-3' .*write 1.0e-3"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "curation:\n  language:\n    threshold: high\n",
+            "bad.yaml: curation.language.threshold must be a number, got 'high'",
+        ),
+        ("model:\n  num_layers: true\n", "bad.yaml: model.num_layers must be an integer, got True"),
+        ("model:\n  num_layers: 2.5\n", "model.num_layers must be an integer, got 2.5"),
+        ("curation:\n  dedup:\n    exact: 'yes'\n", "curation.dedup.exact must be true or false, got 'yes'"),
+        ("description: 3\n", "description must be a string, got 3"),
+        ("curation:\n  normalize:\n    niqqud: drop\n", "curation.normalize.niqqud must be one of 'keep', 'strip'"),
+        ("model:\n  num_query_groups: two\n", "model.num_query_groups must be an integer or null, got 'two'"),
+        ("shards:\n  anchor_ratio: [0.3, 0.2]\n", r"shards.anchor_ratio must be a list of 3 numbers"),
+        ("shards:\n  anchor_ratio: [0.3, x, 0.1]\n", r"shards.anchor_ratio\[1\] must be a number, got 'x'"),
+        ("shards:\n  tokenizer: 5\n", "shards.tokenizer must be a path or null, got 5"),
+        ("difficulty:\n  percentiles: 33\n", "difficulty.percentiles must be a list of 2 numbers, got 33"),
+        ("run:\n  inputs: sample\n", "run.inputs must be a list of strings, got 'sample'"),
+        (
+            "curation:\n  quality:\n    gopher_repetition:\n      top_n_grams: {two: 0.1}\n",
+            "curation.quality.gopher_repetition.top_n_grams must be a mapping of integers to numbers, got the key 'two'",
+        ),
+        (
+            "curation:\n  quality:\n    gopher_repetition:\n      dup_n_grams: {5: lots}\n",
+            "curation.quality.gopher_repetition.dup_n_grams.5 must be a number, got 'lots'",
+        ),
+        ("curation:\n  quality:\n    nemo: {urls: 0.2}\n", "curation.quality.nemo.urls must be a mapping of strings"),
+        ("curation: 3\n", "curation must be a mapping, got 3"),
+        ("train:\n  lr: 1e-3\n", "train.lr must be a number, got '1e-3' .*write 1.0e-3"),
+    ],
+)
 def test_wrong_types_name_file_key_and_expected_type(tmp_path, text, message):
     with pytest.raises(RecipeError, match=message) as info:
         load_recipe(write(tmp_path, "bad.yaml", text))
@@ -113,8 +121,9 @@ def test_wrong_types_name_file_key_and_expected_type(tmp_path, text, message):
 
 
 def test_numbers_accept_integers_and_paths_accept_strings(tmp_path):
-    recipe = load_recipe(write(tmp_path, "ok.yaml", "curation:\n  language:\n    threshold: 1\n"
-                                                    "difficulty:\n  lm_dir: some/lm\n"))
+    recipe = load_recipe(
+        write(tmp_path, "ok.yaml", "curation:\n  language:\n    threshold: 1\ndifficulty:\n  lm_dir: some/lm\n")
+    )
     assert recipe.curation.language.threshold == 1
     assert recipe.difficulty.lm_dir is not None and recipe.difficulty.lm_dir.name == "lm"
 
@@ -147,7 +156,9 @@ def test_recipe_error_is_a_user_facing_value_error():
 
 
 def test_loading_recipes_imports_neither_datatrove_nor_nemo_curator():
-    code = ("import sys, hebatron.recipes as r; r.load_recipe('demo'); r.load_recipe('default'); "
-            "print(sorted(m for m in ('datatrove', 'nemo_curator', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, hebatron.recipes as r; r.load_recipe('demo'); r.load_recipe('default'); "
+        "print(sorted(m for m in ('datatrove', 'nemo_curator', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

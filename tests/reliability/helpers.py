@@ -38,22 +38,32 @@ def hebatron(*args, check: bool = True, timeout: float = 300) -> subprocess.Comp
 
 def start(*args) -> subprocess.Popen:
     """Starts `python -m hebatron ARGS` in its own process group (so a kill reaches its workers too)."""
-    return subprocess.Popen(_cmd(args), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        _cmd(args),
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def holds_lock(run: Path) -> Callable[[subprocess.Popen], bool]:
     """Ready once the command holds RUN/.lock (the lock file then holds its pid): its work has begun."""
+
     def ready(proc: subprocess.Popen) -> bool:
         try:
             return (run / ".lock").read_text() == str(proc.pid)
         except FileNotFoundError:
             return False
+
     return ready
 
 
-def kill_midway(args, *, ready: Callable[[subprocess.Popen], bool], seed: int, max_delay: float,
-                timeout: float = 120) -> float:
+def kill_midway(
+    args, *, ready: Callable[[subprocess.Popen], bool], seed: int, max_delay: float, timeout: float = 120
+) -> float:
     """Starts the command, waits until `ready()` (some work has begun), then sleeps a seeded random delay in
     [0, max_delay) and SIGKILLs the whole process group. Asserts the command was still running when killed
     (a kill that lands after the end proves nothing). Returns the delay used."""
@@ -114,8 +124,11 @@ def manifest_files(run: Path) -> list[tuple[str, str]]:
 def shard_hashes(run: Path) -> dict[str, str]:
     """sha256 of every file under RUN/shards/ by relative path."""
     root = run / "shards"
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def eval_records(train_dir: Path) -> list[dict]:
@@ -128,6 +141,9 @@ def partial_files(*folders: Path) -> list[Path]:
     bad = []
     for folder in folders:
         if folder.exists():
-            bad += [p for p in folder.rglob("*")
-                    if ".tmp" in p.name or p.name.endswith(".partial") or p.name.startswith(".")]
+            bad += [
+                p
+                for p in folder.rglob("*")
+                if ".tmp" in p.name or p.name.endswith(".partial") or p.name.startswith(".")
+            ]
     return bad

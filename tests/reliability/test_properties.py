@@ -14,8 +14,9 @@ from curation.words import HEBREW_WORDS
 
 # any code point (surrogates and controls included), biased towards Hebrew, bidi marks and punctuation
 HEBREW_BLOCK = st.characters(min_codepoint=0x0590, max_codepoint=0x05FF)
-SPECIALS = st.sampled_from(list("\u200e\u200f\u202a\u202b\u202c\u2066\u2069\ufb1d\ufb2a\ufb4f"
-                                "״׳־׃ \n\t\r.,:;!?\"'|»«()"))
+SPECIALS = st.sampled_from(
+    list("\u200e\u200f\u202a\u202b\u202c\u2066\u2069\ufb1d\ufb2a\ufb4f״׳־׃ \n\t\r.,:;!?\"'|»«()")
+)
 TEXT = st.text(st.one_of(st.characters(), HEBREW_BLOCK, SPECIALS), max_size=300)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -24,8 +24,12 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def _texts(paths: list[Path]) -> list[tuple[str, int, str]]:
-    return [(a.source, r, t) for a in discover_anchors(paths) for rs, ts in iter_anchor_batches(a, 2)
-            for r, t in zip(rs, ts, strict=True)]
+    return [
+        (a.source, r, t)
+        for a in discover_anchors(paths)
+        for rs, ts in iter_anchor_batches(a, 2)
+        for r, t in zip(rs, ts, strict=True)
+    ]
 
 
 def test_sample_anchors(tmp_path) -> None:
@@ -70,17 +74,26 @@ def test_same_file_names_get_unique_sources(tmp_path) -> None:
         (lambda d: d / "missing.jsonl", "anchor file not found: .*missing.jsonl"),
         (lambda d: (d / "empty.jsonl").touch() or d / "empty.jsonl", "empty.jsonl: anchor file is empty"),
         (lambda d: _write(d / "blank.jsonl", b"\n \n"), "blank.jsonl: anchor file is empty"),
-        (lambda d: _jsonl(d / "notext.jsonl", [{"text": "ok"}, {"body": "x"}]),
-         "notext.jsonl:2: record has no 'text' field \\(fields: body\\)"),
+        (
+            lambda d: _jsonl(d / "notext.jsonl", [{"text": "ok"}, {"body": "x"}]),
+            "notext.jsonl:2: record has no 'text' field \\(fields: body\\)",
+        ),
         (lambda d: _jsonl(d / "nulls.jsonl", [{"text": None}, {"text": ""}]), "nulls.jsonl: anchor file holds no text"),
         (lambda d: _write(d / "bad.jsonl", b'{"text": "a"}\n{oops\n'), "bad.jsonl:2: not a JSON object"),
         (lambda d: _jsonl(d / "num.jsonl", [{"text": 5}]), "num.jsonl:1: 'text' must be a string"),
-        (lambda d: _write(d / "trunc.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 100)[:40]),
-         "trunc.jsonl.gz: cannot read anchor file"),
-        (lambda d: pq.write_table(pa.table({"body": ["x"]}), d / "nocol.parquet") or d / "nocol.parquet",
-         "nocol.parquet: anchor file has no 'text' column \\(columns: body\\)"),
-        (lambda d: pq.write_table(pa.table({"text": pa.array([], pa.string())}), d / "none.parquet")
-         or d / "none.parquet", "none.parquet: anchor file is empty"),
+        (
+            lambda d: _write(d / "trunc.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 100)[:40]),
+            "trunc.jsonl.gz: cannot read anchor file",
+        ),
+        (
+            lambda d: pq.write_table(pa.table({"body": ["x"]}), d / "nocol.parquet") or d / "nocol.parquet",
+            "nocol.parquet: anchor file has no 'text' column \\(columns: body\\)",
+        ),
+        (
+            lambda d: pq.write_table(pa.table({"text": pa.array([], pa.string())}), d / "none.parquet")
+            or d / "none.parquet",
+            "none.parquet: anchor file is empty",
+        ),
         (lambda d: _write(d / "fake.parquet", b"not parquet"), "fake.parquet: not a readable Parquet file"),
         (lambda d: _write(d / "en.txt", b"x"), "en.txt: unsupported anchor file"),
         (lambda d: (d / "dir").mkdir() or d / "dir", "dir: anchor folder holds no"),
@@ -102,8 +115,11 @@ def test_shard_run_reports_bad_anchor_before_writing(fresh_run, tmp_path, anchor
     from shards.config import ShardConfig
     from shards.run import shard_run
 
-    bad = {"missing": tmp_path / "nope.jsonl", "empty": tmp_path / "empty.jsonl",
-           "notext": _jsonl(tmp_path / "notext.jsonl", [{"content": "x"}])}[kind]
+    bad = {
+        "missing": tmp_path / "nope.jsonl",
+        "empty": tmp_path / "empty.jsonl",
+        "notext": _jsonl(tmp_path / "notext.jsonl", [{"content": "x"}]),
+    }[kind]
     if kind == "empty":
         bad.touch()
     with pytest.raises(AnchorError, match=bad.name):

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hebatron", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hebatron", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_rescoring_after_sharding_is_refused_downstream(fresh_run, anchors, config, reference_lm, tmp_path) -> None:

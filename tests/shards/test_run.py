@@ -48,8 +48,9 @@ def test_anchor_ratio_per_phase_from_the_shards_themselves(sharded, config) -> N
     for k, want in zip((1, 2, 3), config.anchor_ratio, strict=True):
         table = _shards(run, k)
         tokens = Counter()
-        for role, ids in zip(table.column("role").to_pylist(), tok.encode_batch(table.column("text").to_pylist()),
-                             strict=True):
+        for role, ids in zip(
+            table.column("role").to_pylist(), tok.encode_batch(table.column("text").to_pylist()), strict=True
+        ):
             tokens[role] += len(ids) + 1  # + the end-of-document token
         realized = tokens["anchor"] / (tokens["anchor"] + tokens["hebrew"])
         assert abs(realized - want) <= 0.02, (k, realized)
@@ -69,7 +70,11 @@ def test_every_curated_document_in_exactly_its_phase(sharded) -> None:
     for row in hebrew.to_pylist():
         src = want[row["id"]]
         assert (row["phase"], row["text"], row["perplexity"], row["lang"]) == (
-            src["phase"], src["text"], src["perplexity"], "he")
+            src["phase"],
+            src["text"],
+            src["perplexity"],
+            "he",
+        )
     # each phase's shards hold only that phase
     for k in (1, 2, 3):
         assert set(_shards(run, k).column("phase").to_pylist()) == {k}
@@ -133,8 +138,11 @@ def test_shards_are_shuffled(sharded) -> None:
     first_anchor = roles.index("anchor")
     assert first_anchor < len(roles) // 2 and "hebrew" in roles[first_anchor:]
     curated_order = [i for i in _curated(run).column("id").to_pylist()]
-    hebrew_order = [i for i, r in zip(_shards(run).column("id").to_pylist(), _shards(run).column("role").to_pylist(),
-                                      strict=True) if r == "hebrew"]
+    hebrew_order = [
+        i
+        for i, r in zip(_shards(run).column("id").to_pylist(), _shards(run).column("role").to_pylist(), strict=True)
+        if r == "hebrew"
+    ]
     assert hebrew_order != [i for i in curated_order if i in set(hebrew_order)]
 
 
@@ -182,8 +190,12 @@ def test_pool_too_small_is_a_clear_error_and_leaves_shards_alone(fresh_run, anch
     # the missing tokens are what a run with repeats draws beyond one pass over the pool (same tokenizer:
     # same Hebrew, same anchors, same seed)
     tok = load_tokenizer(repeated[0] / with_repeats["tokenizer"]["path"])
-    pool = sum(len(ids) + 1 for ids in tok.encode_batch(
-        [json.loads(line)["text"] for line in small.read_text(encoding="utf-8").splitlines()]))
+    pool = sum(
+        len(ids) + 1
+        for ids in tok.encode_batch(
+            [json.loads(line)["text"] for line in small.read_text(encoding="utf-8").splitlines()]
+        )
+    )
     drawn = sum(p["anchor"]["tokens"] for p in with_repeats["phases"].values())
     hebrew = sum(p["hebrew"]["tokens"] for p in with_repeats["phases"].values())
     assert abs(exc.value.missing_tokens - (drawn - pool)) <= 0.01 * hebrew
@@ -192,8 +204,11 @@ def test_pool_too_small_is_a_clear_error_and_leaves_shards_alone(fresh_run, anch
 def test_allow_repeat_records_repeats(repeated) -> None:
     run, manifest, _ = repeated
     shards = _shards(run)
-    anchor_ids = [i for i, r in zip(shards.column("id").to_pylist(), shards.column("role").to_pylist(), strict=True)
-                  if r == "anchor"]
+    anchor_ids = [
+        i
+        for i, r in zip(shards.column("id").to_pylist(), shards.column("role").to_pylist(), strict=True)
+        if r == "anchor"
+    ]
     assert len(anchor_ids) == len(set(anchor_ids))
     repeats = [i for i in anchor_ids if "#r" in i]
     assert repeats and all(i.split("#r")[0] in anchor_ids for i in repeats if i.endswith("#r2"))

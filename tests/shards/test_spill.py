@@ -21,9 +21,18 @@ def _write(tmp_path, name: str, buffer_bytes: int) -> list[dict]:
     positions = np.random.default_rng(0).permutation(50)
     for start in range(0, 50, 6):  # rows arrive in input order, in batches
         rows = range(start, min(start + 6, 50))
-        writer.add(2, positions[list(rows)], {
-            "id": [f"d{i}" for i in rows], "text": [f"text {i} " * i for i in rows], "lang": ["he"] * len(rows),
-            "role": ["hebrew"] * len(rows), "phase": [2] * len(rows), "perplexity": [float(i) for i in rows]})
+        writer.add(
+            2,
+            positions[list(rows)],
+            {
+                "id": [f"d{i}" for i in rows],
+                "text": [f"text {i} " * i for i in rows],
+                "lang": ["he"] * len(rows),
+                "role": ["hebrew"] * len(rows),
+                "phase": [2] * len(rows),
+                "perplexity": [float(i) for i in rows],
+            },
+        )
     files = writer.finish(staging / "out", 2, 50)
     spill = staging / "spill"
     assert not spill.exists() or not any(spill.iterdir()), "spilled pieces are deleted once written"

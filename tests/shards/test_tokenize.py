@@ -63,12 +63,22 @@ def test_megatron_blend_realizes_the_manifest_ratio(tokenized) -> None:
     ratio = manifest["phases"]["1"]["anchor_ratio"]
     weights, prefixes = summary["phases"]["1"]["blend"][::2], summary["phases"]["1"]["blend"][1::2]
     assert weights == pytest.approx([1 - ratio, ratio])
-    tokenizer = SimpleNamespace(vocab_size=manifest["tokenizer"]["vocab_size"], eod=manifest["tokenizer"]["eod"],
-                                unique_identifiers={"sha256": manifest["tokenizer"]["sha256"]})
+    tokenizer = SimpleNamespace(
+        vocab_size=manifest["tokenizer"]["vocab_size"],
+        eod=manifest["tokenizer"]["eod"],
+        unique_identifiers={"sha256": manifest["tokenizer"]["sha256"]},
+    )
     config = GPTDatasetConfig(
-        random_seed=1234, sequence_length=64, split="100,0,0", tokenizer=tokenizer, path_to_cache=None,
+        random_seed=1234,
+        sequence_length=64,
+        split="100,0,0",
+        tokenizer=tokenizer,
+        path_to_cache=None,
         blend=([str(run / "tokens" / p) for p in prefixes], weights),
-        reset_position_ids=False, reset_attention_mask=False, eod_mask_loss=False)
+        reset_position_ids=False,
+        reset_attention_mask=False,
+        eod_mask_loss=False,
+    )
     train, _, _ = BlendedMegatronDatasetBuilder(GPTDataset, [2000, 0, 0], lambda: True, config).build()
     counts = np.bincount(np.asarray(train.dataset_index), minlength=2)
     assert abs(counts[1] / counts.sum() - ratio) <= 0.005
@@ -107,7 +117,11 @@ def test_sentencepiece_tokenizer_end_to_end(fresh_run, anchors, reference_lm, tm
     manifest = shard_run(fresh_run, [anchors], ShardConfig(tokenizer=model), progress=False)
     tok = manifest["tokenizer"]
     assert (tok["name"], tok["kind"], tok["path"], tok["vocab_size"]) == (
-        "he-sp", "sentencepiece", "tokenizer/tokenizer.model", 8000)
+        "he-sp",
+        "sentencepiece",
+        "tokenizer/tokenizer.model",
+        8000,
+    )
     assert load_tokenizer(fresh_run / tok["path"]).sha256 == tok["sha256"]
     summary = tokenize_run(fresh_run, tokenizer=model, progress=False)  # the same model, named elsewhere
     for k, phase in manifest["phases"].items():
@@ -128,10 +142,12 @@ def test_shards_load_with_pyarrow_and_duckdb(sharded) -> None:
     assert table.schema.names == ["id", "text", "lang", "role", "phase", "perplexity"]
     total = sum(f["rows"] for p in manifest["phases"].values() for f in p["files"])
     assert table.num_rows == total
-    rows = duckdb.sql(f"SELECT phase, role, count(*) FROM '{run}/shards/phase-*/part-*.parquet' "
-                      "GROUP BY ALL ORDER BY ALL").fetchall()
-    assert rows == [(int(k), role, manifest["phases"][k][role]["documents"])
-                    for k in "123" for role in ("anchor", "hebrew")]
+    rows = duckdb.sql(
+        f"SELECT phase, role, count(*) FROM '{run}/shards/phase-*/part-*.parquet' GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        (int(k), role, manifest["phases"][k][role]["documents"]) for k in "123" for role in ("anchor", "hebrew")
+    ]
 
 
 def test_shards_load_with_hf_datasets(sharded, tmp_path, monkeypatch) -> None:
@@ -164,8 +180,11 @@ def test_zero_ratio_and_empty_phase_write_no_empty_files(fresh_run, anchors) -> 
     assert summary["phases"]["2"]["anchor"] == {"prefix": None, "documents": 0, "tokens": 0}
     assert summary["phases"]["2"]["blend"] == [1.0, "phase-2/hebrew"]
     assert summary["phases"]["3"]["blend"] == []
-    assert sorted(p.name for p in (fresh_run / "tokens").glob("phase-*/*.bin")) == ["anchor.bin", "hebrew.bin",
-                                                                                     "hebrew.bin"]
+    assert sorted(p.name for p in (fresh_run / "tokens").glob("phase-*/*.bin")) == [
+        "anchor.bin",
+        "hebrew.bin",
+        "hebrew.bin",
+    ]
     assert summary["eval"]["he"]["documents"] > 100 and (fresh_run / "tokens" / "eval" / "he.bin").is_file()
     assert len(_dataset(fresh_run / "tokens" / "phase-2" / "hebrew")) == manifest["phases"]["2"]["hebrew"]["documents"]
     assert tokenize_run(fresh_run, progress=False) == summary  # the re-run check copes with missing prefixes

@@ -70,15 +70,23 @@ def run_train(*args: str | Path, torchrun: int | None = None, timeout: int = 300
     """``python -m hebatron train ARGS`` (or ``ablate ARGS``; or under ``torchrun --nproc_per_node N``) in a
     subprocess: checkpointing spawns a helper that re-imports the main module, which pytest's is not made for."""
     if torchrun:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(torchrun),
-               "--master_port", str(29500 + os.getpid() % 1000), "-m", "hebatron"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(torchrun),
+            "--master_port",
+            str(29500 + os.getpid() % 1000),
+            "-m",
+            "hebatron",
+        ]
     else:
         cmd = [sys.executable, "-m", "hebatron"]
     if not args or args[0] != "ablate":
         cmd.append("train")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([*cmd, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([*cmd, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -47,8 +47,15 @@ def _write(prefix: Path, docs: list[np.ndarray], dtype=np.uint16) -> int:
     return int(sum(d.size for d in docs))
 
 
-def make_run(run: Path, *, docs_per_phase: int = 60, length: tuple[int, int] = (20, 120), seed: int = 0,
-             anchor_ratio: tuple[float, float, float] = (0.3, 0.2, 0.1), dtype=np.uint16) -> Path:
+def make_run(
+    run: Path,
+    *,
+    docs_per_phase: int = 60,
+    length: tuple[int, int] = (20, 120),
+    seed: int = 0,
+    anchor_ratio: tuple[float, float, float] = (0.3, 0.2, 0.1),
+    dtype=np.uint16,
+) -> Path:
     rng = np.random.default_rng(seed)
     tables = {k: _chain(rng, *HE, b) for k, b in BRANCHING.items()}
     english = _chain(rng, *EN, 4)
@@ -60,14 +67,18 @@ def make_run(run: Path, *, docs_per_phase: int = 60, length: tuple[int, int] = (
         en = _docs(rng, english, EN[0], n_en, length)
         he_tokens = _write(run / "tokens" / f"phase-{k}" / "hebrew", he, dtype)
         en_tokens = _write(run / "tokens" / f"phase-{k}" / "anchor", en, dtype)
-        phases[str(k)] = {"anchor_ratio": ratio,
-                          "hebrew": {"documents": len(he), "tokens": he_tokens},
-                          "anchor": {"documents": len(en), "tokens": en_tokens}}
+        phases[str(k)] = {
+            "anchor_ratio": ratio,
+            "hebrew": {"documents": len(he), "tokens": he_tokens},
+            "anchor": {"documents": len(en), "tokens": en_tokens},
+        }
     eval_he = [d for k in (1, 2, 3) for d in _docs(rng, tables[k], HE[0], 8, length)]
     _write(run / "tokens" / "eval" / "he", eval_he, dtype)
     _write(run / "tokens" / "eval" / "en", _docs(rng, english, EN[0], 24, length), dtype)
-    manifest = {"phases": phases, "tokenizer": {"name": "synthetic", "vocab_size": VOCAB, "eod": EOD,
-                                                 "sha256": "0" * 64}}
+    manifest = {
+        "phases": phases,
+        "tokenizer": {"name": "synthetic", "vocab_size": VOCAB, "eod": EOD, "sha256": "0" * 64},
+    }
     (run / "shards").mkdir(parents=True, exist_ok=True)
     (run / "shards" / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return run

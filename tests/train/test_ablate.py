@@ -11,8 +11,14 @@ import pytest
 from tests.train.conftest import run_train
 from train.config import ModelConfig, TrainConfig
 
-FAKE_LOSS = {("forward", 0): (3.0, 4.0), ("forward", 1): (3.2, 4.4), ("reversed", 0): (3.5, 4.1),
-             ("reversed", 1): (3.7, 4.3), ("shuffled", 0): (3.1, 4.0), ("shuffled", 1): (3.3, 4.2)}
+FAKE_LOSS = {
+    ("forward", 0): (3.0, 4.0),
+    ("forward", 1): (3.2, 4.4),
+    ("reversed", 0): (3.5, 4.1),
+    ("reversed", 1): (3.7, 4.3),
+    ("shuffled", 0): (3.1, 4.0),
+    ("shuffled", 1): (3.3, 4.2),
+}
 
 
 @pytest.fixture
@@ -24,8 +30,10 @@ def fake_train_run(monkeypatch):
         he, en = FAKE_LOSS[(train.order, train.seed)]
         train_dir.mkdir(parents=True, exist_ok=True)
         (train_dir / "metrics.jsonl").write_text(
-            "".join(json.dumps({"kind": "train", "step": s, "phase": 1, "loss": he + 1 / s}) + "\n"
-                    for s in range(1, 4)))
+            "".join(
+                json.dumps({"kind": "train", "step": s, "phase": 1, "loss": he + 1 / s}) + "\n" for s in range(1, 4)
+            )
+        )
         return {"train_dir": str(train_dir), "final": {"he_loss": he, "en_loss": en}, "evals": {}}
 
     import train.loop
@@ -37,8 +45,9 @@ def fake_train_run(monkeypatch):
 def test_ablation_table_and_outputs(fake_train_run, tmp_path):
     from train.ablate import ablate
 
-    result = ablate(tmp_path / "run", tmp_path / "abl", seeds=[0, 1], model=ModelConfig(), train=TrainConfig(),
-                    echo=lambda *_: None)
+    result = ablate(
+        tmp_path / "run", tmp_path / "abl", seeds=[0, 1], model=ModelConfig(), train=TrainConfig(), echo=lambda *_: None
+    )
     assert fake_train_run == [(o, s, f"{o}-seed{s}") for o in ("forward", "reversed", "shuffled") for s in (0, 1)]
     rows = {r["order"]: r for r in result["table"]}
     assert rows["forward"]["he_loss_mean"] == pytest.approx(3.1)
@@ -56,16 +65,36 @@ def test_ablation_table_and_outputs(fake_train_run, tmp_path):
 def test_seed_count_and_unknown_order(fake_train_run, tmp_path):
     from train.ablate import ablate
 
-    result = ablate(tmp_path, tmp_path / "a", orders=["forward"], seeds=2, model=ModelConfig(),
-                    train=TrainConfig(seed=0), echo=lambda *_: None)
+    result = ablate(
+        tmp_path,
+        tmp_path / "a",
+        orders=["forward"],
+        seeds=2,
+        model=ModelConfig(),
+        train=TrainConfig(seed=0),
+        echo=lambda *_: None,
+    )
     assert result["seeds"] == [0, 1]
     with pytest.raises(ValueError, match="unknown order 'sideways'"):
         ablate(tmp_path, tmp_path / "b", orders=["sideways"], seeds=1, model=ModelConfig(), train=TrainConfig())
 
 
 def test_real_ablation(synthetic_run, tiny_recipe, tmp_path):
-    result = run_train("ablate", synthetic_run, "-o", tmp_path / "abl", "--recipe", tiny_recipe,
-                       "--orders", "forward,shuffled", "--seeds", "2", "--summary", tmp_path / "s.json", timeout=600)
+    result = run_train(
+        "ablate",
+        synthetic_run,
+        "-o",
+        tmp_path / "abl",
+        "--recipe",
+        tiny_recipe,
+        "--orders",
+        "forward,shuffled",
+        "--seeds",
+        "2",
+        "--summary",
+        tmp_path / "s.json",
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "s.json").read_text())
     assert [r["order"] for r in summary["table"]] == ["forward", "shuffled"]

@@ -12,33 +12,41 @@ from train.config import ModelConfig, TrainConfig, config_fingerprint, parse_hyb
 NEMOTRON_PATTERN = "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"hidden_size": 30, "num_attention_heads": 4}, "divisible by num_attention_heads"),
-    ({"num_attention_heads": 4, "num_query_groups": 3}, "divisible by num_query_groups"),
-    ({"num_experts": 4, "moe_router_topk": 5}, "exceeds num_experts"),
-    ({"activation": "relu"}, "model.activation must be one of"),
-    ({"position_embedding": "alibi"}, "model.position_embedding"),
-    ({"num_layers": 0}, "model.num_layers must be a positive integer"),
-    ({"hidden_dropout": 1.0}, "below 1"),
-    ({"num_layers": 3, "hybrid_layer_pattern": "M*"}, "has 2 symbols but num_layers is 3"),
-    ({"num_layers": 2, "hybrid_layer_pattern": "MX"}, "symbol 'X' at position 1"),
-    ({"num_layers": 2, "hybrid_layer_pattern": "ME", "num_experts": None, "position_embedding": "none"},
-     "num_experts is not set"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hidden_size": 30, "num_attention_heads": 4}, "divisible by num_attention_heads"),
+        ({"num_attention_heads": 4, "num_query_groups": 3}, "divisible by num_query_groups"),
+        ({"num_experts": 4, "moe_router_topk": 5}, "exceeds num_experts"),
+        ({"activation": "relu"}, "model.activation must be one of"),
+        ({"position_embedding": "alibi"}, "model.position_embedding"),
+        ({"num_layers": 0}, "model.num_layers must be a positive integer"),
+        ({"hidden_dropout": 1.0}, "below 1"),
+        ({"num_layers": 3, "hybrid_layer_pattern": "M*"}, "has 2 symbols but num_layers is 3"),
+        ({"num_layers": 2, "hybrid_layer_pattern": "MX"}, "symbol 'X' at position 1"),
+        (
+            {"num_layers": 2, "hybrid_layer_pattern": "ME", "num_experts": None, "position_embedding": "none"},
+            "num_experts is not set",
+        ),
+    ],
+)
 def test_model_config_rejects(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(**kwargs)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"global_batch_size": 6, "micro_batch_size": 4}, "multiple of micro_batch_size"),
-    ({"warmup_fraction": 0.1, "stable_fraction": 0.1, "decay_fraction": 0.1}, "must be 1"),
-    ({"lr": 1e-4, "min_lr": 1e-3}, "at least min_lr"),
-    ({"order": "random"}, "train.order must be one of"),
-    ({"precision": "fp8"}, "train.precision"),
-    ({"steps_per_phase": 0}, "steps_per_phase must be a positive integer"),
-    ({"seed": -1}, "train.seed"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"global_batch_size": 6, "micro_batch_size": 4}, "multiple of micro_batch_size"),
+        ({"warmup_fraction": 0.1, "stable_fraction": 0.1, "decay_fraction": 0.1}, "must be 1"),
+        ({"lr": 1e-4, "min_lr": 1e-3}, "at least min_lr"),
+        ({"order": "random"}, "train.order must be one of"),
+        ({"precision": "fp8"}, "train.precision"),
+        ({"steps_per_phase": 0}, "steps_per_phase must be a positive integer"),
+        ({"seed": -1}, "train.seed"),
+    ],
+)
 def test_train_config_rejects(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
@@ -54,12 +62,21 @@ def test_wsd_spans_the_whole_curriculum():
 
 def test_hybrid_pattern_parsing_and_counts():
     assert parse_hybrid_pattern("M*E-") == ["M", "*", "E", "-"]
-    model = ModelConfig(num_layers=52, hybrid_layer_pattern=NEMOTRON_PATTERN, num_experts=128, moe_router_topk=6,
-                        position_embedding="none")
+    model = ModelConfig(
+        num_layers=52,
+        hybrid_layer_pattern=NEMOTRON_PATTERN,
+        num_experts=128,
+        moe_router_topk=6,
+        position_embedding="none",
+    )
     assert model.is_hybrid
     assert model.layer_counts() == {"mamba": 23, "attention": 6, "mlp": 0, "moe": 23}
-    assert ModelConfig(num_layers=4, moe_layer_freq=2).layer_counts() == {"mamba": 0, "attention": 4, "mlp": 2,
-                                                                           "moe": 2}
+    assert ModelConfig(num_layers=4, moe_layer_freq=2).layer_counts() == {
+        "mamba": 0,
+        "attention": 4,
+        "mlp": 2,
+        "moe": 2,
+    }
 
 
 def test_hybrid_pattern_agrees_with_megatron():

@@ -23,7 +23,7 @@ MODEL = ModelConfig(hidden_size=32, seq_length=32)
 
 
 def _counts(dataset, start: int, n: int) -> Counter:
-    return Counter(dataset.dataset_index[start:start + n].tolist())
+    return Counter(dataset.dataset_index[start : start + n].tolist())
 
 
 def test_phase_blend_realizes_anchor_ratio(synthetic_run):
