@@ -103,7 +103,8 @@ def test_missing_base_is_an_error_naming_the_child(tmp_path):
         ("run:\n  inputs: sample\n", "run.inputs must be a list of strings, got 'sample'"),
         (
             "curation:\n  quality:\n    gopher_repetition:\n      top_n_grams: {two: 0.1}\n",
-            "curation.quality.gopher_repetition.top_n_grams must be a mapping of integers to numbers, got the key 'two'",
+            "curation.quality.gopher_repetition.top_n_grams must be a mapping of integers to numbers, "
+            "got the key 'two'",
         ),
         (
             "curation:\n  quality:\n    gopher_repetition:\n      dup_n_grams: {5: lots}\n",
