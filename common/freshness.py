@@ -2,7 +2,7 @@
 
 Each stage, when it finishes, records the sha256 of the files its outputs were made from in
 ``RUN/.stages/<stage>.json``: score the curated files it scored (as it left them), shard the scored files and
-``cutoffs.json``, tokenize the manifest and the tokenizer. Before a stage runs, ``check_fresh`` re-hashes what
+``cutoffs.json``, tokenize the manifest. Before a stage runs, ``check_fresh`` re-hashes what
 every earlier stage recorded; a file that changed means that stage's outputs are stale, and the command stops
 with one line naming the stage to re-run. (Re-scoring with other percentiles after sharding, say, rewrites
 the phases; tokenizing the old shards then would train on the old phases.)
@@ -19,6 +19,10 @@ from common.files import file_sha256, write_json_atomic
 
 #: The stages whose outputs later stages read, in pipeline order.
 STAGES = ("curate", "score", "shard", "tokenize", "train")
+#: Stages that rewrite their input in place (score adds columns to the curated files). Later stages read those
+#: files themselves, so a change to them is new input for the later stage, not a stale output: their records
+#: are kept (the stage uses its own to know it is done) but not checked by later stages.
+IN_PLACE = frozenset({"score"})
 
 _cache: dict[tuple[str, int, int], str] = {}
 
@@ -64,6 +68,8 @@ def check_fresh(run_dir: Path, before: str, *, command: str | None = None) -> No
     The message names the earliest stale stage: the one to re-run (and everything after it)."""
     run_dir = Path(run_dir)
     for stage in STAGES[: STAGES.index(before)]:
+        if stage in IN_PLACE:
+            continue
         path = _record_path(run_dir, stage)
         try:
             reads = json.loads(path.read_text(encoding="utf-8"))["reads"]

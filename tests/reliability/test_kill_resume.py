@@ -44,7 +44,7 @@ def _assert_published_complete(run: Path, golden: Path, columns=CURATED_COLUMNS)
 @pytest.mark.parametrize("seed", [0])
 def test_curate_killed_then_rerun_equals_uninterrupted(small_input, golden, tmp_path, seed):
     run = tmp_path / "run"
-    kill_midway(["curate", small_input, "-o", run], ready=holds_lock(run), seed=seed, max_delay=2.5)
+    kill_midway(["curate", small_input, "-o", run], ready=holds_lock(run), seed=seed, max_delay=1.0)
     _assert_published_complete(run, golden["curated"])
 
     hebatron("curate", small_input, "-o", run)
@@ -70,7 +70,7 @@ def test_score_killed_then_rerun_equals_uninterrupted(golden, tmp_path):
 def test_shard_killed_then_rerun_equals_uninterrupted(golden, anchors, tmp_path):
     run = _fresh(golden["scored"], tmp_path)
     args = ["shard", run, "--anchor", anchors, *SHARD_ROWS]
-    kill_midway(args, ready=holds_lock(run), seed=2, max_delay=1.2)
+    kill_midway(args, ready=holds_lock(run), seed=2, max_delay=0.5)
     assert not partial_files(run / "shards")
     if (run / "shards").exists():  # visible only when complete
         assert shard_hashes(run) == shard_hashes(golden["sharded"])
