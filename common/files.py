@@ -57,30 +57,9 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: Path | str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]:
-    """Open a hidden temporary file beside PATH; on success it is fsynced and renamed over PATH, on an
-    exception it is removed and PATH is untouched. ``mode`` is ``"w"`` (text, UTF-8 by default) or ``"wb"``."""
-    if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
-    path = Path(path)
-    if mode == "w":
-        open_kwargs.setdefault("encoding", "utf-8")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, mode, **open_kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """For writers that take a path (pyarrow, tokenizers): yields a temporary path beside PATH that is
-    fsynced and renamed over PATH on success, removed on failure."""
+    """For writers that take a path (pyarrow, tokenizers, matplotlib): yields a temporary path beside PATH
+    that is fsynced and renamed over PATH on success, removed on failure."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -91,6 +70,19 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path | str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]:
+    """Open a hidden temporary file beside PATH (``atomic_path``); on success it is fsynced and renamed over
+    PATH, on an exception it is removed and PATH is untouched. ``mode`` is ``"w"`` (text, UTF-8 by default)
+    or ``"wb"``."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+    if mode == "w":
+        open_kwargs.setdefault("encoding", "utf-8")
+    with atomic_path(path) as tmp, open(tmp, mode, **open_kwargs) as fh:
+        yield fh
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:

@@ -27,7 +27,9 @@ IN_PLACE = frozenset({"score"})
 _cache: dict[tuple[str, int, int], str] = {}
 
 
-def _sha(path: Path) -> str | None:
+def current_sha256(path: Path) -> str | None:
+    """PATH's sha256 as it is now (None when it does not exist), hashed once per size and mtime: a stage
+    that hashes its inputs for its own plan and then records them reads each file once."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -49,7 +51,7 @@ def record_inputs(run_dir: Path, stage: str, files: Iterable[Path]) -> dict[str,
     run_dir = Path(run_dir)
     reads = {}
     for f in sorted(set(map(Path, files))):
-        sha = _sha(f)
+        sha = current_sha256(f)
         if sha is None:
             raise FileNotFoundError(f"{f}: cannot record a file that does not exist")
         reads[str(f.relative_to(run_dir))] = sha
@@ -58,9 +60,12 @@ def record_inputs(run_dir: Path, stage: str, files: Iterable[Path]) -> dict[str,
     return reads
 
 
-def forget(run_dir: Path, stage: str) -> None:
-    """Drop STAGE's record (its outputs are being rebuilt)."""
-    _record_path(Path(run_dir), stage).unlink(missing_ok=True)
+def recorded_inputs(run_dir: Path, stage: str) -> dict[str, str] | None:
+    """What STAGE recorded (path under RUN -> sha256), or None when it has no readable record."""
+    try:
+        return json.loads(_record_path(Path(run_dir), stage).read_text(encoding="utf-8"))["reads"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def check_fresh(run_dir: Path, before: str, *, command: str | None = None) -> None:
@@ -70,14 +75,12 @@ def check_fresh(run_dir: Path, before: str, *, command: str | None = None) -> No
     for stage in STAGES[: STAGES.index(before)]:
         if stage in IN_PLACE:
             continue
-        path = _record_path(run_dir, stage)
-        try:
-            reads = json.loads(path.read_text(encoding="utf-8"))["reads"]
-        except (OSError, ValueError, KeyError):
+        reads = recorded_inputs(run_dir, stage)
+        if reads is None:
             continue  # a run written before records existed, or this stage never ran
-        changed = [name for name, sha in reads.items() if _sha(run_dir / name) != sha]
+        changed = [name for name, sha in reads.items() if current_sha256(run_dir / name) != sha]
         if changed:
-            later = [s for s in STAGES[STAGES.index(stage) + 1 : STAGES.index(before)]]
+            later = STAGES[STAGES.index(stage) + 1 : STAGES.index(before)]
             then = f" (then {', '.join(later)})" if later else ""
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
             raise StaleInputError(

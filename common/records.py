@@ -14,7 +14,7 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -61,12 +61,33 @@ def _lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
         raise RecordError(f"{path}: cannot read {what} ({err})") from None
 
 
-def _jsonl(path: Path, text_key: str, batch_rows: int, what: str, allow_empty: bool) -> Iterator[Batch]:
-    records, texts, record = [], [], -1
+def _batched(texts: Iterable[str | None], batch_rows: int) -> Iterator[Batch]:
+    """Number the records (every one counts), keep the usable ones, cut them into batches."""
+    records, batch = [], []
+    for record, text in enumerate(texts):
+        if _usable(text):
+            records.append(record)
+            batch.append(text)
+            if len(batch) >= batch_rows:
+                yield records, batch
+                records, batch = [], []
+    if batch:
+        yield records, batch
+
+
+def _not_empty(texts: Iterable[str | None], path: Path, what: str, allow_empty: bool) -> Iterator[str | None]:
+    seen = False
+    for text in texts:
+        seen = True
+        yield text
+    if not seen and not allow_empty:
+        raise RecordError(f"{path}: {what} is empty (no records)")
+
+
+def _jsonl(path: Path, text_key: str, what: str) -> Iterator[str | None]:
     for lineno, line in _lines(path, what):
         if not line.strip():
             continue
-        record += 1
         try:
             obj = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as err:
@@ -80,37 +101,16 @@ def _jsonl(path: Path, text_key: str, batch_rows: int, what: str, allow_empty: b
         text = obj[text_key]
         if text is not None and not isinstance(text, str):
             raise RecordError(f"{path}:{lineno}: '{text_key}' must be a string, got {type(text).__name__}")
-        if _usable(text):
-            records.append(record)
-            texts.append(text)
-        if len(texts) >= batch_rows:
-            yield records, texts
-            records, texts = [], []
-    if record < 0 and not allow_empty:
-        raise RecordError(f"{path}: {what} is empty (no records)")
-    if texts:
-        yield records, texts
+        yield text
 
 
-def _text(path: Path, batch_rows: int, what: str, allow_empty: bool) -> Iterator[Batch]:
-    records, texts, record = [], [], -1
+def _text(path: Path, what: str) -> Iterator[str]:
     for _, line in _lines(path, what):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        record += 1
-        records.append(record)
-        texts.append(line)
-        if len(texts) >= batch_rows:
-            yield records, texts
-            records, texts = [], []
-    if record < 0 and not allow_empty:
-        raise RecordError(f"{path}: {what} is empty (no records)")
-    if texts:
-        yield records, texts
+        if line.strip():
+            yield line.rstrip("\n")
 
 
-def _parquet(path: Path, text_key: str, batch_rows: int, what: str, allow_empty: bool) -> Iterator[Batch]:
+def _parquet(path: Path, text_key: str, batch_rows: int, what: str, allow_empty: bool) -> Iterator[str | None]:
     import pyarrow.parquet as pq
 
     try:
@@ -122,18 +122,11 @@ def _parquet(path: Path, text_key: str, batch_rows: int, what: str, allow_empty:
         raise RecordError(f"{path}: {what} has no '{text_key}' column (columns: {', '.join(names)})")
     if pf.metadata.num_rows == 0 and not allow_empty:
         raise RecordError(f"{path}: {what} is empty (no rows)")
-    record = 0
     for batch in pf.iter_batches(batch_size=batch_rows, columns=[text_key]):
-        records, texts = [], []
         for text in batch.column(0).to_pylist():
             if text is not None and not isinstance(text, str):
                 raise RecordError(f"{path}: '{text_key}' column must hold strings, got {type(text).__name__}")
-            if _usable(text):
-                records.append(record)
-                texts.append(text)
-            record += 1
-        if texts:
-            yield records, texts
+            yield text
 
 
 def iter_text_batches(
@@ -149,8 +142,8 @@ def iter_text_batches(
     path = Path(path)
     fmt = text_format(path)
     if fmt == "parquet":
-        yield from _parquet(path, text_key, batch_rows, what, allow_empty)
-    elif fmt == "jsonl":
-        yield from _jsonl(path, text_key, batch_rows, what, allow_empty)
+        texts = _parquet(path, text_key, batch_rows, what, allow_empty)
     else:
-        yield from _text(path, batch_rows, what, allow_empty)
+        lines = _jsonl(path, text_key, what) if fmt == "jsonl" else _text(path, what)
+        texts = _not_empty(lines, path, what, allow_empty)
+    yield from _batched(texts, batch_rows)

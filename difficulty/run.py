@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import RunLocked, file_sha256, run_lock, write_json_atomic
-from common.freshness import check_fresh
+from common.files import file_sha256, run_lock, write_json_atomic
+from common.freshness import check_fresh, recorded_inputs
 from common.layout import RunLayout
 from common.progress import progress_bar
 from curation.executors import EXECUTORS, Executor, build_executors, ray_session
@@ -43,7 +43,7 @@ FORKSERVER_PRELOAD = ["difficulty.pipeline", "sentencepiece", "kenlm", "pyarrow.
 
 
 class ScoringError(HebatronError, RuntimeError):
-    """A problem the user can fix: the run directory is in use, or the options make no sense."""
+    """Options that make no sense, or an interrupted scoring that cannot be finished."""
 
 
 class RunNotCuratedError(HebatronError, FileNotFoundError):
@@ -143,11 +143,8 @@ def score_run(
     run_dir = Path(run_dir).resolve()
     config = config or DifficultyConfig()
     check_fresh(run_dir, "score")
-    try:
-        with run_lock(run_dir):
-            return _score_locked(run_dir, lm_dir, config, scorer, progress, executor, workers, echo)
-    except RunLocked as e:
-        raise ScoringError(str(e)) from None
+    with run_lock(run_dir):  # a second command on the run: RunLocked, one error line
+        return _score_locked(run_dir, lm_dir, config, scorer, progress, executor, workers, echo)
 
 
 def _score_locked(
@@ -185,9 +182,9 @@ def _score_locked(
         "lm": lm,
     }
     same = previous is not None and all(previous.get(k) == plan[k] for k in ("files", "settings_sha256"))
-    record = _read_json(run_dir / ".stages" / "score.json") or {}
+    recorded = recorded_inputs(run_dir, "score")
     published = previous is not None and (_completed(logs, "score_publish") or previous.get("finished_publish"))
-    if same and published and record.get("reads") == plan["inputs"] and layout.cutoffs.is_file():
+    if same and published and recorded == plan["inputs"] and layout.cutoffs.is_file():
         logger.info(f"{run_dir}: already scored with these settings")
         if echo is not None:
             echo("score: already done")

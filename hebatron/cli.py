@@ -237,7 +237,9 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     if (run / "cutoffs.json").is_file():
         print_phases(json.loads((run / "cutoffs.json").read_text()))
     if (run / "shards" / "manifest.json").is_file():
-        print_shards(json.loads((run / "shards" / "manifest.json").read_text()))
+        from common.layout import read_manifest
+
+        print_shards(read_manifest(run))
 
 
 @app.command()

@@ -72,7 +72,7 @@ def load_recipe(name_or_path: str | Path = "default") -> Recipe:
     path = recipe_path(name_or_path)
     data, files = _load_data(path, ())
     label = str(path) if len(files) == 1 else f"{path} (over {' over '.join(map(str, files[1:]))})"
-    return build(Recipe, data, label, "")
+    return _construct(Recipe, data, label, "")  # every file was checked by _load_data
 
 
 def _load_data(path: Path, chain: tuple[Path, ...]) -> tuple[dict, list[Path]]:
@@ -120,12 +120,8 @@ def merge(base: dict, child: dict) -> dict:
     return out
 
 
-def build(cls: type, data: Any, file: str, where: str):
-    """Builds dataclass `cls` from a mapping, recursively, after checking every key and value type."""
-    return _construct(cls, check(cls, data, file, where), file, where)
-
-
 def _construct(cls: type, data: dict, file: str, where: str):
+    """Builds dataclass `cls` from a mapping that `check` passed, recursively."""
     hints = _hints(cls)
     kwargs = {}
     for key, value in data.items():

@@ -17,7 +17,7 @@ import matplotlib
 
 from common.files import write_text_atomic
 from common.freshness import check_fresh
-from common.layout import PHASES, MissingStageOutput
+from common.layout import PHASES, MissingStageOutput, read_manifest
 from hebatron.catalog import query, view_sources
 
 matplotlib.use("svg")
@@ -133,7 +133,7 @@ def perplexity_section(run: Path) -> str:
 
 
 def shards_section(run: Path) -> str:
-    manifest = json.loads((run / "shards" / "manifest.json").read_text())
+    manifest = read_manifest(run)
     phases = sorted(manifest["phases"].items())
     fig, ax = plt.subplots(figsize=(7, 3))
     ks = [k for k, _ in phases]

@@ -36,7 +36,7 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
-from common.freshness import check_fresh, record_inputs
+from common.freshness import check_fresh, current_sha256, record_inputs
 from common.layout import BATCH_ROWS, PHASES
 from common.progress import progress_bar
 from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
@@ -295,8 +295,9 @@ def _plan(
     return {
         "version": PLAN_VERSION,
         "config": json.loads(json.dumps(cfg)),
-        "curated": [[p.name, file_sha256(p)] for p in files],
-        "cutoffs_sha256": file_sha256(run_dir / "cutoffs.json"),
+        # hashed through the freshness cache: recording these same files when the shards are done reads none again
+        "curated": [[p.name, current_sha256(p)] for p in files],
+        "cutoffs_sha256": current_sha256(run_dir / "cutoffs.json"),
         "anchors": [[a.source, file_sha256(a.path)] for a in anchors],
         "recipe": recipe,
         "libraries": {"pyarrow": pa.__version__, "tokenizers": tokenizers.__version__},

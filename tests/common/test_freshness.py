@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from common.errors import HebatronError, StaleInputError
-from common.freshness import check_fresh, forget, record_inputs
+from common.freshness import check_fresh, record_inputs, recorded_inputs
 
 
 def _run(tmp_path):
@@ -33,13 +33,15 @@ def test_fresh_run_passes_and_a_changed_input_names_the_stage_to_rerun(tmp_path)
         check_fresh(run, "tokenize")
 
 
-def test_a_deleted_input_is_stale_and_forget_drops_a_record(tmp_path) -> None:
+def test_a_deleted_input_is_stale_and_a_stage_without_record_is_not_checked(tmp_path) -> None:
     run = _run(tmp_path)
     record_inputs(run, "tokenize", [run / "shards" / "manifest.json"])
+    assert list(recorded_inputs(run, "tokenize")) == ["shards/manifest.json"]
     (run / "shards" / "manifest.json").unlink()
     with pytest.raises(StaleInputError, match="hebatron tokenize"):
         check_fresh(run, "train", command="report")
-    forget(run, "tokenize")
+    (run / ".stages" / "tokenize.json").unlink()
+    assert recorded_inputs(run, "tokenize") is None
     check_fresh(run, "train")
 
 
