@@ -160,8 +160,6 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
     """Write ``RUN/tokens/`` from ``RUN/shards/`` (see the module docstring); returns ``tokens.json``.
     ``tokenizer`` may name the manifest's tokenizer file elsewhere; any other tokenizer is refused
     (``TokenizeError``: re-shard with it first, so the manifest's counts stay true)."""
-    from megatron.core.datasets.indexed_dataset import DType
-
     run_dir = Path(run_dir).resolve()
     manifest = read_manifest(run_dir)
     manifest_sha = file_sha256(run_dir / "shards" / "manifest.json")
@@ -173,6 +171,8 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
             logger.info(f"{run_dir / 'tokens'}: already up to date")
             record_inputs(run_dir, "tokenize", reads)
             return summary
+        from megatron.core.datasets.indexed_dataset import DType  # after the checks: a refusal stays quick
+
         dtype = DType.optimal_dtype(tok.vocab_size)
         n_files = sum(len(p["files"]) for p in manifest["phases"].values())
         n_rows = sum(f["rows"] for p in manifest["phases"].values() for f in p["files"])
