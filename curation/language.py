@@ -3,7 +3,8 @@
 datatrove's `LanguageFilter` downloads its model at run time; here its `FastTextLID` predictor is given
 the compressed `lid.176.ftz` from the virtualenv instead (nothing is fetched). Hebrew documents whose
 `he` score reaches the threshold are kept; everything else is dropped as `language:<label>` (e.g.
-`language:yi`, `language:ar`, `language:en`) or `language:he_low_score`.
+`language:yi`, `language:ar`, `language:en`) or `language:he_low_score`. A text fastText cannot take (one
+holding a lone surrogate, which UTF-8 cannot encode) is dropped as `language:unscorable`.
 
 The default threshold is calibrated for lid.176 (FineWeb-2's 0.9 was set for GlotLID); see
 `benchmarks/calibrate_lid.py` and the README for how it was chosen.
@@ -19,10 +20,22 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.lid import FastTextLID
+from loguru import logger
 
 from curation.config import LanguageConfig
 
 LID_ENV = "HEBATRON_LID_MODEL"
+
+
+def scorable(text) -> bool:
+    """Whether fastText can take `text`: a string that encodes as UTF-8."""
+    if not isinstance(text, str):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def lid_model_path() -> Path:
@@ -81,6 +94,9 @@ class LanguageID(BaseFilter):
         return lang, float(score), pairs
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if not scorable(doc.text):
+            logger.debug(f"{doc.id}: text fastText cannot score; dropped")
+            return False, "language:unscorable"
         lang, score, pairs = self.predict(doc.text)
         kept_scores = {k: pairs.get(k, 0.0) for k in self.keep}
         best_kept = max(kept_scores, key=kept_scores.get)

@@ -1,9 +1,15 @@
 """One datatrove reader for WARC, JSONL and Parquet input that never loses a record.
 
 A record that cannot become a document (a malformed JSON line, bytes that are not UTF-8, a record
-without text, an oversized document, the rest of a truncated file) is still yielded, as a document
-marked with `metadata["filter_reason"] = "reader:<rule>"`; `DropRejected` right after the reader sends
-it to the exclusion writer. So every input record ends up either curated or excluded, with a reason.
+without text, an oversized document, a WARC record whose Content-Length is wrong) is still yielded, as a
+document marked with `metadata["filter_reason"] = "reader:<rule>"`; `DropRejected` right after the reader
+sends it to the exclusion writer. Damage that ends a file early (a cut gzip stream, a cut WARC) is one such
+document, placed where the damage starts. So every input record ends up either curated or excluded, with a
+reason, and no bad record or file ever ends the step.
+
+Every document carries `metadata["source_id"]` (the input's own id: the id key's value, the WARC-Record-ID;
+None when it had none) and `metadata["position"]` (JSONL: 1-based line; Parquet: 0-based row; WARC: byte
+offset of the record).
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import open_file
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from loguru import logger
+
+from curation.warc import WarcDamage, WarcRecord, warc_records
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
@@ -24,9 +34,11 @@ PARQUET_SUFFIXES = (".parquet",)
 INPUT_SUFFIXES = WARC_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 EXCERPT_CHARS = 65_536  # how much of a rejected record's text is kept in `excluded`
+BOM = b"\xef\xbb\xbf"
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-_TRUNCATION_ERRORS = (EOFError, zlib.error, OSError, ValueError)
+# what a compressed stream raises where it is cut (EOFError) or corrupt (zlib.error, gzip.BadGzipFile: OSError)
+_STREAM_ERRORS = (EOFError, zlib.error, OSError)
 
 
 def input_format(path: str) -> str | None:
@@ -54,13 +66,33 @@ def decode_html(payload: bytes, charset: str | None) -> tuple[str, str] | None:
             continue
         try:
             return payload.decode(candidate), candidate
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError):  # bytes the codec refuses, a codec that refuses all, no such codec
             continue
     return None
 
 
+def utf8_size(text: str) -> int | None:
+    """Bytes of `text` in UTF-8; None when it holds a lone surrogate (a `\\ud800` escape) that UTF-8 cannot hold."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates replaced, so that Parquet can hold it (file names, excerpts)."""
+    if utf8_size(text) is not None:
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 class CrawlReader(BaseDiskReader):
-    """Reads `.warc[.gz]`, `.jsonl[.gz]` and `.parquet` files; HTML from WARC, plain text from the others."""
+    """Reads `.warc[.gz]`, `.jsonl[.gz]` and `.parquet` files; HTML from WARC, plain text from the others.
+
+    The files to read are `files` (paths relative to `data_folder`), else the JSON list of such paths in
+    `paths_file`, else every file under `data_folder`; task `rank` of `world_size` reads every
+    `world_size`-th of them. A list, unlike datatrove's newline-separated paths file, holds any file name.
+    """
 
     name = "📥 Crawl reader"
 
@@ -69,24 +101,58 @@ class CrawlReader(BaseDiskReader):
         data_folder,
         paths_file=None,
         *,
+        files: list[str] | None = None,
         max_doc_bytes: int = 2_000_000,
         text_key: str = "text",
         id_key: str = "id",
         doc_progress: bool = False,
     ):
         super().__init__(data_folder, paths_file, text_key=text_key, id_key=id_key, doc_progress=doc_progress)
+        self.files = list(files) if files is not None else None
         self.max_doc_bytes = max_doc_bytes
 
-    # -- helpers -----------------------------------------------------------------------------------
-    def _doc(self, text: str, id_: str, path: str, fmt: str, **meta) -> Document:
-        return Document(text=text, id=id_, metadata={"source": path, "format": fmt, **meta})
+    def input_files(self) -> list[str]:
+        if self.files is not None:
+            return self.files
+        if self.paths_file:
+            with open_file(self.paths_file, "rt") as f:
+                paths = json.load(f)
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise ValueError(f"{self.paths_file}: expected a JSON list of file paths")
+            return paths
+        return self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
 
-    def _reject(self, path: str, id_: str, reason: str, text: str = "", **meta) -> Document:
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        shard = self.input_files()[rank::world_size]
+        if not shard:
+            logger.warning(f"no input files for task {rank} of {world_size}")
+        for doc in self.read_files_shard(shard):
+            self.update_doc_stats(doc)
+            yield doc
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _doc(self, text: str, id_: str, path: str, fmt: str, position: int, source_id: str | None, **meta) -> Document:
+        metadata = {"source": printable(path), "format": fmt, "position": position, "source_id": source_id, **meta}
+        return Document(text=text, id=id_, metadata=metadata)
+
+    def _reject(self, path: str, id_: str, position: int, reason: str, text: str = "", **meta) -> Document:
         self.stat_update(f"rejected_{reason}")
-        return self._doc(text[:EXCERPT_CHARS], id_, path, "rejected", filter_reason=f"reader:{reason}", **meta)
+        meta.setdefault("source_id", None)
+        excerpt = printable(text[:EXCERPT_CHARS])
+        return self._doc(excerpt, printable(id_), path, "rejected", position, filter_reason=f"reader:{reason}", **meta)
 
     def _oversized(self, n_bytes: int) -> bool:
         return self.max_doc_bytes > 0 and n_bytes > self.max_doc_bytes
+
+    def _isolated(self, build: Callable[[], Document], path: str, id_: str, position: int) -> Document:
+        """`build()`, or a `reader:unreadable_record` rejection when it fails: one record never ends a file."""
+        try:
+            return build()
+        except Exception as e:  # noqa: BLE001 - whatever a record holds, it is that record's problem only
+            logger.debug(f"{path}: record at {position}: {type(e).__name__}: {e}")
+            return self._reject(path, id_, position, "unreadable_record")
 
     # -- formats -----------------------------------------------------------------------------------
     def read_file(self, filepath: str) -> Iterator[Document]:
@@ -99,121 +165,156 @@ class CrawlReader(BaseDiskReader):
             yield from self._read_parquet(filepath)
         else:
             logger.error(f"{filepath}: not a WARC, JSONL or Parquet file; skipped")
-            yield self._reject(filepath, f"{filepath}#0", "unsupported_format")
+            yield self._reject(filepath, f"{filepath}#0", 0, "unsupported_format")
 
     def _read_warc(self, path: str) -> Iterator[Document]:
-        from warcio.archiveiterator import ArchiveIterator
-
-        n_records, error = 0, None
-        with self.data_folder.open(path, "rb", compression=None) as f:
-            it = ArchiveIterator(f)
-            try:
-                for record in it:
-                    if record.rec_type not in ("response", "resource", "conversion"):
-                        continue
-                    doc = self._warc_record(path, record, n_records + 1)
-                    # warcio ends quietly inside a cut gzip member: a record shorter than its
-                    # Content-Length, or bytes left after the last whole record, mean truncation
-                    if getattr(record.raw_stream, "limit", 0) > 0:
-                        error = f"record {n_records + 1} ends {record.raw_stream.limit:,} bytes early"
-                        break
-                    n_records += 1
-                    if doc is not None:
-                        yield doc
-            except _TRUNCATION_ERRORS as e:
-                error = str(e)
         size = self.data_folder.size(path)
-        if error is None and it.offset < size:
-            error = f"{size - it.offset:,} bytes of an incomplete record follow"
-        if error is not None:
-            logger.error(
-                f"{path}: truncated or corrupt WARC at byte offset {it.offset:,} after {n_records} "
-                f"whole records ({error})"
-            )
-            yield self._reject(path, f"{path}@{it.offset}:truncated", "truncated_warc", offset=it.offset)
+        limit = self.max_doc_bytes + 1 if self.max_doc_bytes > 0 else None
+        with self.data_folder.open(path, "rb", compression=None) as f:
+            for item in warc_records(f, size, read_limit=limit):
+                if isinstance(item, WarcDamage):
+                    yield self._warc_damage(path, item)
+                    continue
+                rid = item.record.rec_headers.get_header("WARC-Record-ID") or None
+                id_ = rid or f"{path}@{item.offset}"
+                yield self._isolated(partial(self._warc_record, path, item, id_, rid), path, id_, item.offset)
 
-    def _warc_record(self, path: str, record, number: int) -> Document | None:
-        rid = record.rec_headers.get_header("WARC-Record-ID") or f"{path}#{number}"
-        url = record.rec_headers.get_header("WARC-Target-URI")
+    def _warc_damage(self, path: str, damage: WarcDamage) -> Document:
+        if damage.reason == "bad_content_length":
+            logger.debug(f"{path}: record at byte offset {damage.offset:,}: {damage.error}")
+        elif damage.reason == "not_warc":
+            logger.error(f"{path}: not a WARC file ({damage.error}); excluded")
+        elif damage.resumes_at is None:  # the rest of the file is lost
+            logger.error(
+                f"{path}: truncated or corrupt WARC at byte offset {damage.offset:,} ({damage.error}); "
+                "the rest of the file is excluded"
+            )
+        else:
+            logger.warning(
+                f"{path}: corrupt WARC at byte offset {damage.offset:,} ({damage.error}); "
+                f"{damage.resumes_at - damage.offset:,} bytes skipped"
+            )
+        id_ = damage.record_id or f"{path}@{damage.offset}:{damage.reason}"
+        return self._reject(path, id_, damage.offset, damage.reason, source_id=damage.record_id)
+
+    def _warc_record(self, path: str, item: WarcRecord, id_: str, rid: str | None) -> Document:
+        record, position = item.record, item.offset
+        meta = {"url": record.rec_headers.get_header("WARC-Target-URI"), "source_id": rid}
         content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
         content_type = content_type or record.rec_headers.get_header("Content-Type") or ""
-        payload = record.content_stream().read()
+        mime = content_type.split(";")[0].strip().lower()
+        if record.rec_type != "conversion" and mime and mime not in HTML_TYPES:
+            return self._reject(path, id_, position, "not_html", **meta)
+        if item.payload_error is not None:
+            e = item.payload_error
+            logger.debug(f"{path}@{position}: body does not decode ({type(e).__name__}: {e})")
+            return self._reject(path, id_, position, "bad_content_encoding", **meta)
+        payload = item.payload
+        if self._oversized(len(payload)):
+            return self._reject(path, id_, position, "too_large", payload.decode("utf-8", "replace"), **meta)
         if record.rec_type == "conversion":  # WET: already text
             decoded = decode_html(payload, "utf-8")
             if decoded is None:
-                return self._reject(path, rid, "invalid_utf8", payload.decode("utf-8", "replace"), url=url)
-            return self._doc(decoded[0], rid, path, "text", url=url)
-        mime = content_type.split(";")[0].strip().lower()
-        if mime and mime not in HTML_TYPES:
-            return self._reject(path, rid, "not_html", url=url)
-        if self._oversized(len(payload)):
-            return self._reject(path, rid, "too_large", payload[:EXCERPT_CHARS].decode("utf-8", "replace"), url=url)
-        charset = declared_charset(content_type, payload)
-        decoded = decode_html(payload, charset)
+                return self._reject(path, id_, position, "invalid_utf8", payload.decode("utf-8", "replace"), **meta)
+            return self._doc(decoded[0], id_, path, "text", position, **meta)
+        decoded = decode_html(payload, declared_charset(content_type, payload))
         if decoded is None:
-            return self._reject(path, rid, "undecodable", payload.decode("utf-8", "replace"), url=url)
+            return self._reject(path, id_, position, "undecodable", payload.decode("utf-8", "replace"), **meta)
         html, used = decoded
-        return self._doc(html, rid, path, "html", url=url, charset=used)
+        return self._doc(html, id_, path, "html", position, charset=used, **meta)
 
     def _read_jsonl(self, path: str) -> Iterator[Document]:
         line_no = 0
         try:
             with self.data_folder.open(path, "rb", compression="infer") as f:
-                for line_no, raw in enumerate(f, start=1):
+                for line_no, raw in enumerate(f, start=1):  # noqa: B007 - line_no also names where a cut file ends
                     if raw.strip():
-                        yield self._jsonl_record(path, line_no, raw)
-        except _TRUNCATION_ERRORS as e:
-            logger.error(f"{path}: truncated or corrupt after line {line_no}: {e}")
-            yield self._reject(path, f"{path}:{line_no + 1}:truncated", "truncated_file")
+                        fallback = f"{path}:{line_no}"
+                        yield self._isolated(
+                            partial(self._jsonl_record, path, line_no, fallback, raw), path, fallback, line_no
+                        )
+        except _STREAM_ERRORS as e:
+            reason = "truncated_file" if isinstance(e, EOFError) else "corrupt_file"
+            logger.error(f"{path}: truncated or corrupt after line {line_no} ({e}); the rest of the file is excluded")
+            yield self._reject(path, f"{path}:{line_no + 1}:{reason}", line_no + 1, reason)
 
-    def _jsonl_record(self, path: str, line_no: int, raw: bytes) -> Document:
-        fallback_id = f"{path}:{line_no}"
+    def _jsonl_record(self, path: str, line_no: int, fallback: str, raw: bytes) -> Document:
+        raw = raw.removeprefix(BOM)
+        if self._oversized(len(raw)):
+            return self._reject(path, fallback, line_no, "too_large", raw.decode("utf-8", "replace"))
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            logger.warning(f"{path}:{line_no}: bytes that are not UTF-8 at position {e.start}; record excluded")
-            return self._reject(path, fallback_id, "invalid_utf8", raw.decode("utf-8", "replace"))
-        if self._oversized(len(raw)):
-            logger.warning(f"{path}:{line_no}: {len(raw):,} bytes > max_doc_bytes; record excluded")
-            return self._reject(path, fallback_id, "too_large", line)
+            logger.debug(f"{path}:{line_no}: bytes that are not UTF-8 at position {e.start}")
+            return self._reject(path, fallback, line_no, "invalid_utf8", raw.decode("utf-8", "replace"))
         try:
             data = json.loads(line)
-        except json.JSONDecodeError as e:
-            logger.warning(f"{path}:{line_no}: malformed JSON ({e.msg}); record excluded")
-            return self._reject(path, fallback_id, "malformed_json", line)
+        except (ValueError, RecursionError) as e:  # also nesting too deep, integers too long
+            logger.debug(f"{path}:{line_no}: malformed JSON ({e})")
+            return self._reject(path, fallback, line_no, "malformed_json", line)
         if not isinstance(data, dict):
-            return self._reject(path, fallback_id, "malformed_json", line)
-        return self._record_from_dict(path, fallback_id, data)
+            return self._reject(path, fallback, line_no, "not_an_object", line)
+        return self._record_from_dict(path, fallback, line_no, data)
 
-    def _record_from_dict(self, path: str, fallback_id: str, data: dict) -> Document:
-        id_ = data.get(self.id_key)
-        id_ = fallback_id if id_ is None or id_ == "" else str(id_)
+    def _record_from_dict(self, path: str, fallback_id: str, position: int, data: dict) -> Document:
+        source_id = data.get(self.id_key)
+        source_id = None if source_id is None or source_id == "" else str(source_id)
         url = data.get("url")
         url = str(url) if url is not None else None
         text = data.get(self.text_key)
+        if not all(utf8_size(s) is not None for s in (source_id or "", url or "")):
+            return self._reject(path, fallback_id, position, "invalid_unicode", text if isinstance(text, str) else "")
+        id_ = source_id or fallback_id
+        meta = {"url": url, "source_id": source_id}
         if not isinstance(text, str):
-            return self._reject(path, id_, "no_text", url=url)
+            return self._reject(path, id_, position, "no_text", **meta)
         if not text.strip():
-            return self._reject(path, id_, "empty_text", url=url)
-        if self._oversized(len(text.encode("utf-8", "surrogatepass"))):
-            return self._reject(path, id_, "too_large", text, url=url)
-        return self._doc(text, id_, path, "text", url=url)
+            return self._reject(path, id_, position, "empty_text", **meta)
+        n_bytes = utf8_size(text)
+        if n_bytes is None:
+            return self._reject(path, id_, position, "invalid_unicode", text, **meta)
+        if self._oversized(n_bytes):
+            return self._reject(path, id_, position, "too_large", text, **meta)
+        return self._doc(text, id_, path, "text", position, **meta)
 
     def _read_parquet(self, path: str) -> Iterator[Document]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        errors = (pa.ArrowException, OSError, EOFError)
         with self.data_folder.open(path, "rb") as f:
-            pf = pq.ParquetFile(f)
-            if self.text_key not in pf.schema_arrow.names:
+            try:
+                pf = pq.ParquetFile(f)
+            except errors as e:
+                logger.error(f"{path}: not a readable Parquet file ({e}); excluded")
+                yield self._reject(path, f"{path}:0:corrupt_parquet", 0, "corrupt_parquet")
+                return
+            names = pf.schema_arrow.names
+            if self.text_key not in names:
                 logger.error(
-                    f"{path}: no '{self.text_key}' column (columns: {pf.schema_arrow.names}); "
+                    f"{path}: no '{self.text_key}' column (columns: {names}); "
                     f"its {pf.metadata.num_rows} rows are excluded"
                 )
-            row = 0
-            for batch in pf.iter_batches(batch_size=1024):
-                for data in batch.to_pylist():
-                    yield self._record_from_dict(path, f"{path}:{row}", data)
-                    row += 1
+            columns = [c for c in (self.text_key, self.id_key, "url") if c in names] or names[:1]
+            start = 0
+            for group in range(pf.metadata.num_row_groups):
+                end = start + pf.metadata.row_group(group).num_rows
+                row = start
+                try:
+                    for batch in pf.iter_batches(batch_size=1024, row_groups=[group], columns=columns):
+                        for data in batch.to_pylist():
+                            fallback = f"{path}:{row}"
+                            yield self._isolated(
+                                partial(self._record_from_dict, path, fallback, row, data), path, fallback, row
+                            )
+                            row += 1
+                except errors as e:
+                    logger.error(
+                        f"{path}: row group {group} unreadable from row {row} ({e}); rows {row}-{end - 1} excluded"
+                    )
+                for lost in range(row, end):
+                    yield self._reject(path, f"{path}:{lost}", lost, "corrupt_parquet")
+                start = end
 
 
 class DropRejected(BaseFilter):

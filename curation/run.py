@@ -13,7 +13,7 @@ from pathlib import Path
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic, write_text_atomic
+from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic
 from common.layout import RunLayout
 from curation.config import CurationConfig
 from curation.executors import Executor, SlurmOptions, build_executors, ray_session, sbatch_dry_run
@@ -97,8 +97,8 @@ def curate(
         if (run_dir / "stats.json").exists() and (layout.work / "logs" / "publish" / "completions").exists():
             logger.info(f"{run_dir}: curation already complete")
             return json.loads((run_dir / "stats.json").read_text()) | {"resumed": "already complete"}
-        paths_file = layout.work / "inputs.txt"
-        write_text_atomic(paths_file, "\n".join(rel) + "\n")
+        paths_file = layout.work / "inputs.json"  # a JSON list: any file name, newlines and spaces included
+        write_json_atomic(paths_file, rel)
         stages = build_stages(config, layout, str(root), str(paths_file), n_tasks, progress=progress)
         last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm, preload=FORKSERVER_PRELOAD)
         if executor == "slurm" and slurm and slurm.dry_run:

@@ -35,7 +35,7 @@ def test_bad_jsonl_records_get_named_reasons(tmp_path):
         "in.jsonl:5": "reader:invalid_utf8",
         "blank": "reader:empty_text",
         "in.jsonl:7": "reader:too_large",
-        "in.jsonl:8": "reader:malformed_json",
+        "in.jsonl:8": "reader:not_an_object",
     }
 
 
@@ -70,7 +70,7 @@ def test_truncated_warc_reports_offset_and_keeps_earlier_records(tmp_path):
     assert 10 < len(good) < 30
     last = docs[-1]
     assert last.metadata["filter_reason"] == "reader:truncated_warc"
-    assert last.metadata["offset"] > 0
+    assert last.metadata["position"] > 0
 
 
 def test_charset_detection_order():

@@ -1,0 +1,165 @@
+"""WARC records read so that one damaged record never costs the rest of the file.
+
+warcio parses the records; this module checks each record's framing before handing it on (its
+Content-Length matches the bytes that follow, its gzip member ends where the record ends) and, where the
+framing is broken, reports the damage and resynchronizes: at the next gzip member that holds a WARC record,
+or at the next `WARC/1.0` / `WARC/1.1` header line. Only damage with no record after it ends the file.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+
+CONTENT_RECORDS = ("response", "resource", "conversion")
+GZIP_MAGIC = b"\x1f\x8b\x08"
+# where a record can start: a WARC header line, or a gzip member (checked to hold a WARC header)
+_RECORD_START = re.compile(rb"(?<=\n)WARC/1\.[01]\r?\n|" + re.escape(GZIP_MAGIC))
+_SCAN_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class WarcRecord:
+    """A record whose framing is intact. `payload` is its decoded body (content records only, up to the read
+    limit); `payload_error` what decoding it raised, if anything."""
+
+    record: object
+    offset: int
+    payload: bytes | None
+    payload_error: Exception | None
+
+
+@dataclass(slots=True)
+class WarcDamage:
+    """Bytes from `offset` that hold no intact record; reading goes on at `resumes_at` (None: end of file)."""
+
+    offset: int
+    reason: str  # not_warc, corrupt_warc, bad_content_length, truncated_warc
+    error: str
+    resumes_at: int | None
+    record_id: str | None = None
+
+
+class _Iterator(ArchiveIterator):
+    INC_RECORD = ""  # warcio's stderr warning for a wrong Content-Length: reported as damage instead
+
+
+def read_payload(record, limit: int | None = None) -> bytes:
+    """The record's body with its Content-Encoding and chunking undone, at most `limit` bytes."""
+    headers = record.http_headers
+    encoding = (headers.get_header("Content-Encoding") or "").strip().lower() if headers else ""
+    if encoding != "br":
+        return record.content_stream().read(limit)
+    import brotli  # warcio's own brotli decoder does not work with brotli >= 1.1
+
+    chunked = headers.get_header("Transfer-Encoding") == "chunked"
+    raw = (ChunkedDataReader(record.raw_stream) if chunked else record.raw_stream).read()
+    body = brotli.Decompressor().process(raw, output_buffer_limit=limit) if limit else brotli.decompress(raw)
+    return body[:limit] if limit else body
+
+
+def warc_records(f: BinaryIO, size: int, read_limit: int | None = None) -> Iterator[WarcRecord | WarcDamage]:
+    """Every record of a seekable WARC file (gzip-per-record or plain) in order, and the damage between them."""
+    start: int | None = 0
+    while start is not None:
+        start = yield from _records_from(f, size, start, read_limit)
+
+
+def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
+    """Records from byte `start` until the end or the first damage; returns where to go on (None: done)."""
+    f.seek(start)
+    it = _Iterator(f)
+    while True:
+        offset = it.offset
+        try:
+            record = next(it)
+        except StopIteration:
+            break
+        except Exception as e:  # noqa: BLE001 - whatever warcio raises on bytes that are not a record
+            resume = next_record_start(f, offset + 1)
+            reason = "not_warc" if offset == 0 and resume is None else "corrupt_warc"
+            yield WarcDamage(offset, reason, _one_line(e), resume)
+            return resume
+        rid = record.rec_headers.get_header("WARC-Record-ID") or None
+        warnings = it.err_count
+        payload, payload_error = None, None
+        if record.rec_type in CONTENT_RECORDS:
+            try:
+                payload = read_payload(record, read_limit)
+            except Exception as e:  # noqa: BLE001 - a body that does not decode is this record's problem only
+                payload_error = e
+        try:
+            it.read_to_end()
+        except Exception as e:  # noqa: BLE001
+            resume = next_record_start(f, offset + 1)
+            yield WarcDamage(offset, "corrupt_warc", _one_line(e), resume, rid)
+            return resume
+        damage = _framing_damage(it, record, warnings)
+        if damage is not None:
+            reason, error = damage
+            resume = next_record_start(f, offset + 1)
+            if reason == "short":
+                clean_member = it.reader is not None and getattr(it.reader.decompressor, "eof", False)
+                compressed = it.reader is not None and it.reader.decompressor is not None
+                if clean_member or (not compressed and resume is not None):
+                    reason = "bad_content_length"
+                else:
+                    reason = "truncated_warc" if resume is None else "corrupt_warc"
+            yield WarcDamage(offset, reason, error, resume, rid)
+            return resume
+        if record.rec_type in CONTENT_RECORDS:
+            yield WarcRecord(record, offset, payload, payload_error)
+    end = it.offset
+    if end < size:
+        f.seek(end)
+        if size - end > 4096 or f.read(4096).strip():
+            resume = next_record_start(f, end + 1)
+            reason = "truncated_warc" if resume is None else "corrupt_warc"
+            yield WarcDamage(end, reason, f"{size - end:,} bytes after the last whole record", resume)
+            return resume
+    return None
+
+
+def _framing_damage(it: ArchiveIterator, record, warnings: int) -> tuple[str, str] | None:
+    length = record.rec_headers.get_header("Content-Length")
+    if length is None or not length.strip().isdigit():
+        return "bad_content_length", f"Content-Length {length!r} is not a length"
+    missing = getattr(record.raw_stream, "limit", 0)
+    if missing > 0:
+        return "short", f"record ends {missing:,} bytes before its Content-Length {int(length):,}"
+    if it.err_count > warnings:
+        return "bad_content_length", f"bytes other than a record follow its Content-Length {int(length):,}"
+    return None
+
+
+def next_record_start(f: BinaryIO, pos: int) -> int | None:
+    """The first offset at or after `pos` where a record starts, or None."""
+    at = max(pos - 1, 0)  # one byte back, so that a header line right at `pos` is seen to start a line
+    while True:
+        f.seek(at)
+        buf = f.read(_SCAN_BYTES)
+        for m in _RECORD_START.finditer(buf):
+            candidate = at + m.start()
+            if candidate >= pos and (m.group() != GZIP_MAGIC or _gzip_warc_at(f, candidate)):
+                return candidate
+        if len(buf) < _SCAN_BYTES:
+            return None
+        at += len(buf) - 16  # overlap, for a header line across the boundary
+
+
+def _gzip_warc_at(f: BinaryIO, offset: int) -> bool:
+    f.seek(offset)
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(f.read(65_536), 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
+
+
+def _one_line(e: Exception) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"[:160]
