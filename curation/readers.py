@@ -228,6 +228,7 @@ class CrawlReader(BaseDiskReader):
         try:
             with self.data_folder.open(path, "rb", compression="infer") as f:
                 for line_no, raw in enumerate(f, start=1):  # noqa: B007 - line_no also names where a cut file ends
+                    raw = raw.removeprefix(BOM)  # a byte-order mark: at the start of a file, or of one appended
                     if raw.strip():
                         fallback = f"{path}:{line_no}"
                         yield self._isolated(
@@ -239,7 +240,6 @@ class CrawlReader(BaseDiskReader):
             yield self._reject(path, f"{path}:{line_no + 1}:{reason}", line_no + 1, reason)
 
     def _jsonl_record(self, path: str, line_no: int, fallback: str, raw: bytes) -> Document:
-        raw = raw.removeprefix(BOM)
         if self._oversized(len(raw)):
             return self._reject(path, fallback, line_no, "too_large", raw.decode("utf-8", "replace"))
         try:

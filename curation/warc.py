@@ -19,8 +19,8 @@ from warcio.bufferedreaders import ChunkedDataReader
 
 CONTENT_RECORDS = ("response", "resource", "conversion")
 GZIP_MAGIC = b"\x1f\x8b\x08"
-# where a record can start: a WARC header line, or a gzip member (checked to hold a WARC header)
-_RECORD_START = re.compile(rb"(?<=\n)WARC/1\.[01]\r?\n|" + re.escape(GZIP_MAGIC))
+# where a record can start: a WARC version line (damage can end mid-line), or a gzip member holding one
+_RECORD_START = re.compile(rb"WARC/1\.[01]\r?\n|" + re.escape(GZIP_MAGIC))
 _SCAN_BYTES = 1 << 20
 
 
@@ -48,6 +48,11 @@ class WarcDamage:
 
 class _Iterator(ArchiveIterator):
     INC_RECORD = ""  # warcio's stderr warning for a wrong Content-Length: reported as damage instead
+    blank_bytes = 0  # the bytes of blank lines after the last record read (CRLF CRLF: 4)
+
+    def _consume_blanklines(self):
+        line, self.blank_bytes = super()._consume_blanklines()
+        return line, self.blank_bytes
 
 
 def read_payload(record, limit: int | None = None) -> bytes:
@@ -60,7 +65,10 @@ def read_payload(record, limit: int | None = None) -> bytes:
 
     chunked = headers.get_header("Transfer-Encoding") == "chunked"
     raw = (ChunkedDataReader(record.raw_stream) if chunked else record.raw_stream).read()
-    body = brotli.Decompressor().process(raw, output_buffer_limit=limit) if limit else brotli.decompress(raw)
+    decoder = brotli.Decompressor()
+    body = decoder.process(raw, output_buffer_limit=limit) if limit else decoder.process(raw)
+    if not decoder.is_finished() and not (limit and len(body) >= limit):
+        raise ValueError("brotli stream ends early")
     return body[:limit] if limit else body
 
 
@@ -101,6 +109,18 @@ def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
             yield WarcDamage(offset, "corrupt_warc", _one_line(e), resume, rid)
             return resume
         damage = _framing_damage(it, record, warnings)
+        if damage is not None and damage[0] == "not_followed_by_record":
+            # either this record's Content-Length runs on into the next record (whose start then lies inside
+            # this one), or an intact record is followed by bytes that are not a record
+            following, resume = it.offset, next_record_start(f, offset + 1)
+            compressed = it.reader is not None and it.reader.decompressor is not None
+            if not compressed and (resume is None or resume >= following):
+                if record.rec_type in CONTENT_RECORDS:
+                    yield WarcRecord(record, offset, payload, payload_error)
+                error = f"{_one_line_bytes(it.next_line)} where a record should start"
+                yield WarcDamage(following, "corrupt_warc" if resume else "truncated_warc", error, resume)
+                return resume
+            damage = ("bad_content_length", damage[1])
         if damage is not None:
             reason, error = damage
             resume = next_record_start(f, offset + 1)
@@ -133,14 +153,19 @@ def _framing_damage(it: ArchiveIterator, record, warnings: int) -> tuple[str, st
     missing = getattr(record.raw_stream, "limit", 0)
     if missing > 0:
         return "short", f"record ends {missing:,} bytes before its Content-Length {int(length):,}"
-    if it.err_count > warnings:
+    if it.err_count > warnings:  # no blank line after the record: it ends where its Content-Length says not
         return "bad_content_length", f"bytes other than a record follow its Content-Length {int(length):,}"
+    if it.blank_bytes < 4:  # the record runs on into the CRLF CRLF that ends it, or the file ends first
+        at_end = it.next_line is None and it.reader.decompressor is None
+        return "short" if at_end else "bad_content_length", f"no CRLF CRLF after its Content-Length {int(length):,}"
+    if it.next_line and not it.next_line.startswith(b"WARC/"):
+        return "not_followed_by_record", f"a blank line, then no record after its Content-Length {int(length):,}"
     return None
 
 
 def next_record_start(f: BinaryIO, pos: int) -> int | None:
     """The first offset at or after `pos` where a record starts, or None."""
-    at = max(pos - 1, 0)  # one byte back, so that a header line right at `pos` is seen to start a line
+    at = pos
     while True:
         f.seek(at)
         buf = f.read(_SCAN_BYTES)
@@ -159,6 +184,10 @@ def _gzip_warc_at(f: BinaryIO, offset: int) -> bool:
         return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(f.read(65_536), 16).startswith(b"WARC/")
     except zlib.error:
         return False
+
+
+def _one_line_bytes(data: bytes) -> str:
+    return repr(data[:40])
 
 
 def _one_line(e: Exception) -> str:
