@@ -146,13 +146,15 @@ class CrawlReader(BaseDiskReader):
     def _oversized(self, n_bytes: int) -> bool:
         return self.max_doc_bytes > 0 and n_bytes > self.max_doc_bytes
 
-    def _isolated(self, build: Callable[[], Document], path: str, id_: str, position: int) -> Document:
+    def _isolated(
+        self, build: Callable[[], Document], path: str, id_: str, position: int, source_id: str | None = None
+    ) -> Document:
         """`build()`, or a `reader:unreadable_record` rejection when it fails: one record never ends a file."""
         try:
             return build()
         except Exception as e:  # noqa: BLE001 - whatever a record holds, it is that record's problem only
             logger.debug(f"{path}: record at {position}: {type(e).__name__}: {e}")
-            return self._reject(path, id_, position, "unreadable_record")
+            return self._reject(path, id_, position, "unreadable_record", source_id=source_id)
 
     # -- formats -----------------------------------------------------------------------------------
     def read_file(self, filepath: str) -> Iterator[Document]:
@@ -177,7 +179,7 @@ class CrawlReader(BaseDiskReader):
                     continue
                 rid = item.record.rec_headers.get_header("WARC-Record-ID") or None
                 id_ = rid or f"{path}@{item.offset}"
-                yield self._isolated(partial(self._warc_record, path, item, id_, rid), path, id_, item.offset)
+                yield self._isolated(partial(self._warc_record, path, item, id_, rid), path, id_, item.offset, rid)
 
     def _warc_damage(self, path: str, damage: WarcDamage) -> Document:
         if damage.reason == "bad_content_length":

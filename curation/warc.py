@@ -147,6 +147,9 @@ def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
 
 
 def _framing_damage(it: ArchiveIterator, record, warnings: int) -> tuple[str, str] | None:
+    version = record.rec_headers.protocol or ""
+    if not version.startswith("WARC/"):  # warcio parses some junk leniently
+        return "corrupt_warc", f"{version[:40]!r} where a WARC version line should be"
     length = record.rec_headers.get_header("Content-Length")
     if length is None or not length.strip().isdigit():
         return "bad_content_length", f"Content-Length {length!r} is not a length"
