@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +23,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.parquet import ParquetWriter
 
 from common.files import atomic_path
+from common.layout import BATCH_ROWS
 
 CURATED_SCHEMA = pa.schema(
     [
@@ -131,7 +133,7 @@ EMPTY_FILE = "00000.parquet"
 """Written into a published folder that would otherwise hold no Parquet file, so readers still see columns."""
 
 
-def publish(run_dir: Path, work_out: Path, inputs: list[str] = ()) -> None:
+def publish(run_dir: Path, work_out: Path, inputs: Sequence[str] = ()) -> None:
     from curation.stats import write_stats
 
     pending = [work_out / name for name in ("curated", "excluded") if (work_out / name).exists()]
@@ -175,16 +177,21 @@ def _later_occurrences(con, files: list[Path]) -> list[tuple[str, int, str, str,
 
 
 def _rewrite_ids(path: Path, new_ids: dict[int, str]) -> None:
-    table = pq.read_table(path)
-    ids = table.column("id").to_pylist()
-    for row, new_id in new_ids.items():
-        ids[row] = new_id
-    table = table.set_column(table.schema.get_field_index("id"), "id", pa.array(ids, pa.string()))
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+    """Rewrites PATH batch by batch with the ids of the rows in NEW_IDS replaced."""
+    pending, i = sorted(new_ids.items()), 0
+    source = pq.ParquetFile(path)
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, source.schema_arrow, compression="zstd") as out:
+        start = 0
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            ids = batch.column("id").to_pylist()
+            while i < len(pending) and pending[i][0] < start + len(ids):
+                ids[pending[i][0] - start] = pending[i][1]
+                i += 1
+            out.write_batch(batch.set_column(batch.schema.get_field_index("id"), "id", pa.array(ids, pa.string())))
+            start += len(ids)
 
 
-def make_ids_unique(folders: list[Path], inputs: list[str], tmp_dir: Path) -> int:
+def make_ids_unique(folders: list[Path], inputs: Sequence[str], tmp_dir: Path) -> int:
     """Gives every repeat of an id in the Parquet files of FOLDERS the id `{id}@{source}:{position}` (the first
     occurrence in the order of INPUTS, then position, keeps it). Reads only the id, source and position columns;
     rewrites only the files holding a repeat. Returns how many records were renamed."""
