@@ -11,6 +11,7 @@ so running the same command again skips finished tasks and resumes the rest.
 
 from __future__ import annotations
 
+from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupConfig,
@@ -41,6 +42,19 @@ from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
 from curation.readers import CrawlReader, DropRejected
 from curation.words import HEBREW_WORDS
+
+
+class WorkReader(JsonlReader):
+    """Reads an intermediate folder of the run; a folder left empty (nothing survived the step that writes it)
+    is no documents, not an error."""
+
+    name = "📖 Intermediate reader"
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if not self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern):
+            yield from data or ()
+            return
+        yield from super().run(data, rank, world_size)
 
 
 def dedup_content(doc) -> str:
@@ -98,12 +112,12 @@ def build_stages(
         exact_cfg = ExactDedupConfig(content_getter=dedup_content, hash_config=HashConfig(precision=64))
         sigs, dups = layout.path("exact", "sigs"), layout.path("exact", "dups")
         stages += [
-            Stage("exact_sig", [JsonlReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),
+            Stage("exact_sig", [WorkReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),
             Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1),
             Stage(
                 "exact_filter",
                 [
-                    JsonlReader(filtered),
+                    WorkReader(filtered),
                     ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact", "exact_duplicate")),
                     JsonlWriter(unique, "${rank}.jsonl.gz"),
                 ],
@@ -124,13 +138,13 @@ def build_stages(
         )
         sigs, buckets, clusters = (layout.path("minhash", p) for p in ("sigs", "buckets", "clusters"))
         stages += [
-            Stage("minhash_sig", [JsonlReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
+            Stage("minhash_sig", [WorkReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
             Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
             Stage("minhash_cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),
             Stage(
                 "minhash_filter",
                 [
-                    JsonlReader(unique),
+                    WorkReader(unique),
                     MinhashDedupFilter(
                         clusters, excluded_writer(excluded_out, "minhash", "minhash_duplicate"), load_cluster_sizes=True
                     ),
@@ -140,6 +154,6 @@ def build_stages(
             ),
         ]
     else:
-        stages.append(Stage("write", [JsonlReader(unique), final_writer], tasks))
-    stages.append(Stage("publish", [Publish(str(layout.root), layout.path("out"))], 1))
+        stages.append(Stage("write", [WorkReader(unique), final_writer], tasks))
+    stages.append(Stage("publish", [Publish(str(layout.root), layout.path("out"), paths_file)], 1))
     return stages

@@ -19,22 +19,48 @@ from curation.config import CurationConfig
 from curation.executors import Executor, SlurmOptions, build_executors, ray_session, sbatch_dry_run
 from curation.pipeline import build_stages
 from curation.readers import INPUT_SUFFIXES
+from curation.stats import report_damaged_input
 
 
 class CurationError(HebatronError, RuntimeError):
     """A problem the user can fix (bad input paths, a run directory in use or holding another run)."""
 
 
-def discover_inputs(inputs: list[Path]) -> list[Path]:
-    """Input files, sorted: the files given plus the known kinds found in the folders given."""
-    try:
-        files = expand_files(inputs, INPUT_SUFFIXES, what="input")
-    except InputError as e:
-        raise CurationError(str(e)) from None
-    files = sorted({p.resolve() for p in files})
+def _inside_a_run(path: Path, top: Path, run_dir: Path | None) -> bool:
+    """Whether PATH lies in RUN_DIR or in another hebatron run (a folder with `.work/plan.json`) at or below TOP."""
+    for folder in path.parents:
+        if folder == run_dir or (folder / ".work" / "plan.json").is_file():
+            return True
+        if folder == top:
+            return False
+    return False
+
+
+def discover_inputs(inputs: list[Path], run_dir: Path | None = None) -> list[Path]:
+    """Input files, sorted: the files given plus the known kinds found in the folders given. A folder's files
+    that belong to RUN_DIR or to any other run directory in it (its curated Parquet, its work files) are not
+    inputs, so a run kept inside its input folder can be resumed."""
+    run_dir = run_dir.resolve() if run_dir is not None else None
+    files: set[Path] = set()
+    skipped = 0
+    for given in inputs:
+        try:
+            found = expand_files([given], INPUT_SUFFIXES, what="input")
+        except InputError as e:
+            raise CurationError(str(e)) from None
+        if not given.is_dir():
+            files.update(p.resolve() for p in found)
+            continue
+        top = given.resolve()
+        for p in (p.resolve() for p in found):
+            if _inside_a_run(p, top, run_dir):
+                skipped += 1
+            else:
+                files.add(p)
     if not files:
-        raise CurationError(f"no input files ({', '.join(INPUT_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    return files
+        note = f" ({skipped} files of hebatron runs left out)" if skipped else ""
+        raise CurationError(f"no input files ({', '.join(INPUT_SUFFIXES)}) in {', '.join(map(str, inputs))}{note}")
+    return sorted(files)
 
 
 @contextlib.contextmanager
@@ -80,8 +106,8 @@ def curate(
     """Curates INPUTS into RUN/curated and RUN/excluded. Returns the run's stats (or, for a Slurm dry run,
     the sbatch scripts written). Re-running the same call resumes; finished runs are not redone."""
     config = config or CurationConfig()
-    files = discover_inputs(inputs)
     run_dir = run_dir.resolve()
+    files = discover_inputs(inputs, run_dir)
     layout = RunLayout(run_dir)
     root = Path(os.path.commonpath([str(f.parent) for f in files]))
     rel = [str(f.relative_to(root)) for f in files]
@@ -111,4 +137,5 @@ def curate(
             last.run()
         if executor == "slurm":
             return {"submitted": [s.name for s in stages]}
+        report_damaged_input(run_dir)
     return json.loads((run_dir / "stats.json").read_text())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from loguru import logger
 
 from common.files import write_json_atomic
 from common.layout import BATCH_ROWS
@@ -107,3 +108,36 @@ def write_stats(run_dir: Path) -> dict:
     write_json_atomic(run_dir / "stats.json", stats)
     write_json_atomic(run_dir / "step_stats.json", step_stats(run_dir / ".work" / "logs"))
     return stats
+
+
+DAMAGED_INPUT = ("reader:", "extraction:error", "extraction:crashed", "extraction:timeout")
+"""Drop reasons that mean damaged input rather than filtering: summarized after a run, one line each."""
+EXAMPLES = 3
+_DAMAGED_SQL = f"""
+    WITH damaged AS (
+        SELECT filter_reason, coalesce(source || ':' || position, id) AS example,
+               row_number() OVER (PARTITION BY filter_reason ORDER BY source, position NULLS LAST, id) AS k
+        FROM read_parquet($files)
+        WHERE {" OR ".join(f"starts_with(filter_reason, '{r}')" for r in DAMAGED_INPUT)}
+    )
+    SELECT filter_reason, count(*) AS n, list(example ORDER BY k) FILTER (WHERE k <= {EXAMPLES})
+    FROM damaged GROUP BY filter_reason ORDER BY n DESC, filter_reason
+"""
+
+
+def report_damaged_input(run_dir: Path) -> list[str]:
+    """One warning per damaged-input reason in RUN/excluded: the count and the first records as
+    `file:position`, by file and position (the records themselves stay in `excluded`). Returns the lines."""
+    files = _files(run_dir, "excluded")
+    if not files:
+        return []
+    import duckdb
+
+    con = duckdb.connect()
+    rows = con.execute(_DAMAGED_SQL, {"files": [str(f) for f in files]}).fetchall()
+    lines = []
+    for reason, n, examples in rows:
+        more = ", …" if n > len(examples) else ""
+        lines.append(f"{reason}: {n:,} record{'s' if n != 1 else ''} ({', '.join(examples)}{more})")
+        logger.warning(lines[-1])
+    return lines

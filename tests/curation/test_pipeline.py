@@ -29,7 +29,17 @@ def test_every_record_accounted_for_with_the_contract_columns(crawl, curated_run
     assert stats["input_documents"] == pages
     con = duckdb.connect()
     cur = con.sql(f"SELECT * FROM read_parquet('{run}/curated/*.parquet')")
-    assert cur.columns == ["id", "text", "url", "source", "lang", "lang_score", "minhash_cluster_size"]
+    assert cur.columns == [
+        "id",
+        "text",
+        "url",
+        "source",
+        "source_id",
+        "position",
+        "lang",
+        "lang_score",
+        "minhash_cluster_size",
+    ]
     exc = con.sql(f"SELECT * FROM read_parquet('{run}/excluded/*.parquet')")
     assert exc.columns[-1] == "filter_reason"
     ids = [

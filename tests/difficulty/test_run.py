@@ -33,6 +33,8 @@ def _write_run(root: Path, docs: list[tuple[str, str]], files: int = 3) -> Path:
                 "text": [d[1] for d in part],
                 "url": [f"https://news.example/{d[0]}" for d in part],
                 "source": ["test"] * n,
+                "source_id": [d[0] for d in part],
+                "position": list(range(n)),
                 "lang": ["he"] * n,
                 "lang_score": [0.98] * n,
                 "minhash_cluster_size": [1] * n,
