@@ -11,6 +11,7 @@ file order, then position) keeps it and each later one becomes `{id}@{source}:{p
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -124,8 +125,8 @@ class Publish(PipelineStep):
         self.paths_file = paths_file
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        inputs = Path(self.paths_file).read_text().split("\n") if self.paths_file else []
-        publish(Path(self.run_dir), Path(self.work_out), [p.strip() for p in inputs if p.strip()])
+        inputs = json.loads(Path(self.paths_file).read_text(encoding="utf-8")) if self.paths_file else []
+        publish(Path(self.run_dir), Path(self.work_out), inputs)
         return iter(())
 
 
