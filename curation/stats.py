@@ -137,6 +137,7 @@ def report_damaged_input(run_dir: Path) -> list[str]:
     rows = con.execute(_DAMAGED_SQL, {"files": [str(f) for f in files]}).fetchall()
     lines = []
     for reason, n, examples in rows:
+        examples = [e if e.isprintable() else ascii(e) for e in examples]  # a newline in a file name stays visible
         more = ", …" if n > len(examples) else ""
         lines.append(f"{reason}: {n:,} record{'s' if n != 1 else ''} ({', '.join(examples)}{more})")
         logger.warning(lines[-1])
