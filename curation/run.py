@@ -14,6 +14,7 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic, write_text_atomic
+from common.freshness import record_stage
 from common.layout import RunLayout
 from curation.config import CurationConfig
 from curation.executors import Executor, SlurmOptions, build_executors, ray_session, sbatch_dry_run
@@ -111,4 +112,5 @@ def curate(
             last.run()
         if executor == "slurm":
             return {"submitted": [s.name for s in stages]}
+        record_stage(run_dir, "curate", writes=layout.curate_outputs())  # what score and the catalog will read
     return json.loads((run_dir / "stats.json").read_text())

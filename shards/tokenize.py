@@ -27,7 +27,7 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
-from common.freshness import check_fresh, record_inputs
+from common.freshness import check_fresh, current_sha256, record_stage, recorded_files
 from common.layout import BATCH_ROWS, ROLES, read_manifest
 from common.progress import progress_bar
 from common.sources import heldout_hebrew_documents
@@ -156,20 +156,28 @@ def _existing(run_dir: Path, manifest_sha: str) -> dict | None:
     return summary if ok else None
 
 
+def _record(run_dir: Path) -> None:
+    """Tokenize's record: it read the manifest; it wrote tokens.json and the token files (what train reads)."""
+    tokens = run_dir / "tokens"
+    written = sorted(p for p in tokens.rglob("*") if p.is_file())
+    record_stage(run_dir, "tokenize", reads=[run_dir / "shards" / "manifest.json"], writes=written)
+
+
 def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool = True) -> dict:
     """Write ``RUN/tokens/`` from ``RUN/shards/`` (see the module docstring); returns ``tokens.json``.
     ``tokenizer`` may name the manifest's tokenizer file elsewhere; any other tokenizer is refused
     (``TokenizeError``: re-shard with it first, so the manifest's counts stay true)."""
     run_dir = Path(run_dir).resolve()
+    # the manifest and the held-out anchors as shard wrote them (the manifest then vouches for every shard)
+    recorded_files(run_dir, "shards", reader="tokenize")
     manifest = read_manifest(run_dir)
-    manifest_sha = file_sha256(run_dir / "shards" / "manifest.json")
+    manifest_sha = current_sha256(run_dir / "shards" / "manifest.json")
     with run_lock(run_dir):
         check_fresh(run_dir, "tokenize")
         tok = _tokenizer(run_dir, manifest, tokenizer)
-        reads = [run_dir / "shards" / "manifest.json"]
         if (summary := _existing(run_dir, manifest_sha)) is not None:
             logger.info(f"{run_dir / 'tokens'}: already up to date")
-            record_inputs(run_dir, "tokenize", reads)
+            _record(run_dir)
             return summary
         from megatron.core.datasets.indexed_dataset import DType  # after the checks: a refusal stays quick
 
@@ -212,5 +220,5 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
             }
             write_json_atomic(staging / "tokens.json", summary)
             swap_into_place(staging, run_dir / "tokens")
-            record_inputs(run_dir, "tokenize", reads)
+            _record(run_dir)
     return summary
