@@ -1,0 +1,210 @@
+"""Run files deleted, changed or cut short between stages, and run directories with awkward names, through the
+CLI: every stage reads exactly what the stage before it recorded writing, a damaged file is one error line
+naming it, paths reach DuckDB and glob as themselves, and a view exists (empty) whenever its stage has run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.reliability.helpers import SHARD_ROWS, TRAIN_ARGS, eval_records, hebatron
+
+
+def _copy(snapshot: Path, dest: Path) -> Path:
+    shutil.copytree(snapshot, dest, symlinks=True)
+    (dest / ".lock").unlink(missing_ok=True)
+    return dest
+
+
+def _refused(*args) -> str:
+    """Runs the command, which must refuse with exit code 2 and one line on stderr; returns that line."""
+    proc = hebatron(*args, check=False)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, f"hebatron {' '.join(map(str, args))}: exit {proc.returncode}\n{proc.stderr}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+def _sql(run: Path, query: str) -> list[dict]:
+    return json.loads(hebatron("sql", run, query, "--format", "json").stdout)
+
+
+def _cut(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+# 1. every stage reads the files the previous stage recorded writing, checked by sha256
+
+
+def test_a_curated_file_deleted_after_curate_stops_score_and_after_score_stops_shard(golden, anchors, tmp_path):
+    run = _copy(golden["curated"], tmp_path / "curated")
+    victim = sorted((run / "curated").glob("*.parquet"))[0]
+    victim.unlink()
+    line = _refused("score", run)
+    assert str(victim) in line and "hebatron curate" in line and "new run directory" in line
+
+    run = _copy(golden["scored"], tmp_path / "scored")
+    victim = sorted((run / "curated").glob("*.parquet"))[-1]
+    victim.unlink()
+    line = _refused("shard", run, "--anchor", anchors, *SHARD_ROWS)
+    assert str(victim) in line and "is missing" in line and "before `hebatron shard`" in line
+    assert not (run / "shards").exists()
+
+
+def test_a_changed_output_names_the_stage_that_wrote_it(golden, anchors, tmp_path):
+    run = _copy(golden["scored"], tmp_path / "scored")
+    path = sorted((run / "curated").glob("*.parquet"))[0]
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows - 1), path)  # a document dropped behind score's back
+    line = _refused("shard", run, "--anchor", anchors, *SHARD_ROWS)
+    assert f"{path} changed after `hebatron score` wrote it; re-run `hebatron score {run}`" in line
+
+    run = _copy(golden["tokenized"], tmp_path / "tokenized")
+    idx = run / "tokens" / "phase-1" / "hebrew.idx"
+    idx.write_bytes(idx.read_bytes()[:-8])
+    line = _refused("train", run, "-o", tmp_path / "train", *TRAIN_ARGS)
+    assert f"{idx} changed after `hebatron tokenize` wrote it; re-run `hebatron tokenize {run}`" in line
+    assert not (tmp_path / "train").exists()
+
+
+def test_a_run_without_records_still_goes_on_from_its_folders(golden, anchors, tmp_path):
+    run = _copy(golden["scored"], tmp_path / "old")
+    shutil.rmtree(run / ".stages")  # as a run written before stages recorded their outputs
+    hebatron("shard", run, "--anchor", anchors, *SHARD_ROWS)
+    manifest = json.loads((run / "shards" / "manifest.json").read_text())
+    assert manifest == json.loads((golden["sharded"] / "shards" / "manifest.json").read_text())
+
+
+# 2. a damaged run file is one line naming it
+
+
+@pytest.mark.parametrize(
+    ("name", "commands"),
+    [
+        ("shards/manifest.json", [("tokenize",), ("stats",), ("sql", "SELECT count(*) FROM shards")]),
+        ("cutoffs.json", [("stats",), ("shard", "--anchor", "ANCHORS")]),
+        ("stats.json", [("stats",), ("sql", "SELECT 1"), ("report",)]),
+    ],
+)
+def test_a_truncated_json_file_is_named(golden, anchors, tmp_path, name, commands):
+    run = _copy(golden["tokenized"], tmp_path / "run")
+    _cut(run / name)
+    for command in commands:
+        args = [anchors if a == "ANCHORS" else a for a in command[1:]]
+        line = _refused(command[0], run, *args)
+        assert str(run / name) in line, line
+        assert "Traceback" not in line
+
+
+def test_the_stage_named_for_a_damaged_file_mends_it(golden, anchors, tmp_path):
+    run = _copy(golden["sharded"], tmp_path / "run")
+    for name in ("cutoffs.json", "stats.json"):
+        _cut(run / name)
+    assert "re-run `hebatron score" in _refused("stats", run)
+    hebatron("score", run)  # what score wrote is no longer intact: it scores again
+    for name in ("cutoffs.json", "stats.json"):
+        assert (run / name).read_bytes() == (golden["sharded"] / name).read_bytes()
+    _cut(run / "shards" / "manifest.json")
+    assert "re-run `hebatron shard" in _refused("tokenize", run)
+    hebatron("shard", run, "--anchor", anchors, *SHARD_ROWS)
+    hebatron("tokenize", run)
+
+
+def test_metrics_cut_mid_line_is_reported_and_the_phase_trained_again(golden, golden_train, tmp_path):
+    train = tmp_path / "train"
+    hebatron("train", golden["tokenized"], "-o", train, *TRAIN_ARGS)
+    metrics = train / "metrics.jsonl"
+    data = metrics.read_bytes()
+    metrics.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 20])  # the last record (eval after 3) cut short
+
+    hebatron("report", golden["tokenized"], "--train", train, "-o", tmp_path / "report.html")
+    assert "is cut short" in (tmp_path / "report.html").read_text()
+
+    proc = hebatron("train", golden["tokenized"], "-o", train, *TRAIN_ARGS)
+    assert "already finished" not in proc.stdout
+    assert f"{metrics} lacks the records of phase 3" in proc.stdout
+    assert eval_records(train) == golden_train  # phase 3 trained again from its checkpoint, as uninterrupted
+    assert "already finished" in hebatron("train", golden["tokenized"], "-o", train, *TRAIN_ARGS).stdout
+
+    lines = metrics.read_text().splitlines()
+    lines[1] = lines[1][:25]  # a damaged line in the middle is not an interrupted write
+    metrics.write_text("\n".join(lines) + "\n")
+    for args in (
+        ("train", golden["tokenized"], "-o", train, *TRAIN_ARGS),
+        ("report", golden["tokenized"], "--train", train),
+    ):
+        line = _refused(*args)
+        assert f"{metrics}: line 2 is damaged" in line
+
+
+# 3. paths reach DuckDB and glob as themselves
+
+
+@pytest.mark.parametrize("name", ["it's", "run[1]*", "a?b"])
+def test_run_directories_with_quotes_and_glob_characters_are_read_as_themselves(golden, tmp_path, name):
+    run = _copy(golden["tokenized"], tmp_path / name)
+    # a sibling that the name, read as a glob, would also match
+    _copy(golden["curated"], tmp_path / name.replace("'", "").replace("[1]*", "1x").replace("?", "x"))
+    counted = _sql(
+        run,
+        "SELECT (SELECT count(*) FROM curated) c, (SELECT count(*) FROM excluded) e, (SELECT count(*) FROM shards) s",
+    )[0]
+    expected = {
+        "c": sum(pq.ParquetFile(p).metadata.num_rows for p in (run / "curated").glob("*.parquet")),
+        "e": sum(pq.ParquetFile(p).metadata.num_rows for p in (run / "excluded").glob("*.parquet")),
+        "s": sum(pq.ParquetFile(p).metadata.num_rows for p in (run / "shards").glob("phase-*/*.parquet")),
+    }
+    assert counted == expected and expected["e"] > 0
+    assert hebatron("stats", run).returncode == 0
+    hebatron("report", run)
+    assert (run / "report.html").is_file()
+
+
+def test_curate_into_a_glob_named_directory_is_refused_before_any_work(small_input, tmp_path):
+    # datatrove lists dedup signatures by glob under the work folder: it would find none and keep every copy
+    run = tmp_path / "run[1]*"
+    line = _refused("curate", small_input, "-o", run)
+    assert str(run) in line and "glob character" in line
+    assert not (run / "curated").exists()
+
+
+def test_duckdb_reads_a_listed_file_as_itself(tmp_path):
+    import duckdb
+
+    from common.paths import sql_files
+
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "x*.parquet")
+    pq.write_table(pa.table({"a": [2, 3]}), tmp_path / "xy.parquet")
+    pq.write_table(pa.table({"a": [4]}), tmp_path / "q'[1].parquet")
+    listed = sql_files([tmp_path / "x*.parquet", tmp_path / "q'[1].parquet"])
+    assert duckdb.sql(f"SELECT list(a ORDER BY a) FROM read_parquet({listed})").fetchone()[0] == [1, 4]
+
+
+# 4. a view exists, empty with its columns, whenever its stage has run
+
+
+def test_with_nothing_excluded_the_readme_queries_work(news_docs, tmp_path):
+    from curation.output import EXCLUDED_SCHEMA
+    from tests.curation.helpers import write_jsonl
+
+    source = write_jsonl(tmp_path / "clean.jsonl", [{"id": f"n{i}", "text": t} for i, t in enumerate(news_docs[:8])])
+    run = tmp_path / "run"
+    hebatron("curate", source, "-o", run)
+    assert not list((run / "excluded").glob("*.parquet"))
+    readme = "SELECT filter_reason, count(*) n FROM excluded GROUP BY 1 ORDER BY n DESC"
+    assert _sql(run, readme) == []
+    columns = [r["column_name"] for r in _sql(run, "DESCRIBE excluded")]
+    assert columns == EXCLUDED_SCHEMA.names
+    assert _sql(run, "SELECT count(*) n FROM drop_reasons") == [{"n": 0}]
+    assert [r["column_name"] for r in _sql(run, "DESCRIBE drop_reasons")] == [
+        "filter_reason",
+        "documents",
+        "characters",
+    ]
+    assert "curated 8 of 8 input records" in hebatron("stats", run).stdout
