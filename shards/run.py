@@ -36,7 +36,7 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
-from common.freshness import check_fresh, current_sha256, record_stage, recorded_files
+from common.freshness import check_fresh, current_sha256, record_stage, recorded_files, recorded_outputs
 from common.layout import BATCH_ROWS, PHASES, read_json
 from common.progress import progress_bar
 from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
@@ -310,7 +310,8 @@ def _plan(
 
 
 def _existing(run_dir: Path, plan: dict) -> dict | None:
-    """The manifest already in ``RUN/shards/`` when it was made from exactly this plan and is complete."""
+    """The manifest already in ``RUN/shards/`` when it was made from exactly this plan and is complete: every
+    file it lists has its sha256 (a damaged shard is rewritten, not passed on)."""
     out = run_dir / "shards"
     try:
         if json.loads((out / "plan.json").read_text()) != plan:
@@ -318,15 +319,11 @@ def _existing(run_dir: Path, plan: dict) -> dict | None:
         manifest = json.loads((out / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    paths = [out / f["path"] for p in manifest["phases"].values() for f in p["files"]]
-    tokenizer = run_dir / manifest["tokenizer"]["path"]
-    if (
-        all(p.is_file() for p in paths)
-        and tokenizer.is_file()
-        and file_sha256(tokenizer) == manifest["tokenizer"]["sha256"]
-    ):
-        return manifest
-    return None
+    listed = [(out / f["path"], f["sha256"]) for p in manifest["phases"].values() for f in p["files"]]
+    listed.append((run_dir / manifest["tokenizer"]["path"], manifest["tokenizer"]["sha256"]))
+    written = recorded_outputs(run_dir, "shard") or {}
+    listed += [(run_dir / name, sha) for name, sha in written.items()]
+    return manifest if all(current_sha256(path) == sha for path, sha in listed) else None
 
 
 def _record(run_dir: Path, files: list[Path], manifest: dict) -> None:

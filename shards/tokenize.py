@@ -27,7 +27,7 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
-from common.freshness import check_fresh, current_sha256, record_stage, recorded_files
+from common.freshness import check_fresh, current_sha256, record_stage, recorded_files, recorded_outputs
 from common.layout import BATCH_ROWS, ROLES, read_manifest
 from common.progress import progress_bar
 from common.sources import heldout_hebrew_documents
@@ -153,7 +153,9 @@ def _existing(run_dir: Path, manifest_sha: str) -> dict | None:
         if r["prefix"]
     ]
     ok = all(Path(f"{p}.bin").is_file() and Path(f"{p}.idx").is_file() for p in prefixes)
-    return summary if ok else None
+    # and what tokenize recorded writing is as it wrote it (a damaged token file is rewritten, never recorded)
+    written = recorded_outputs(run_dir, "tokenize") or {}
+    return summary if ok and all(current_sha256(run_dir / n) == sha for n, sha in written.items()) else None
 
 
 def _record(run_dir: Path) -> None:

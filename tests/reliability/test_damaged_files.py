@@ -65,12 +65,21 @@ def test_a_changed_output_names_the_stage_that_wrote_it(golden, anchors, tmp_pat
     line = _refused("shard", run, "--anchor", anchors, *SHARD_ROWS)
     assert f"{path} changed after `hebatron score` wrote it; re-run `hebatron score {run}`" in line
 
+    run = _copy(golden["sharded"], tmp_path / "sharded")
+    part = sorted((run / "shards").glob("phase-*/part-*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:-16])
+    assert f"{part} does not match the manifest" in _refused("tokenize", run)
+    hebatron("shard", run, "--anchor", anchors, *SHARD_ROWS)  # it finds the damaged shard and writes it again
+    assert part.read_bytes() == (golden["sharded"] / part.relative_to(run)).read_bytes()
+
     run = _copy(golden["tokenized"], tmp_path / "tokenized")
     idx = run / "tokens" / "phase-1" / "hebrew.idx"
     idx.write_bytes(idx.read_bytes()[:-8])
     line = _refused("train", run, "-o", tmp_path / "train", *TRAIN_ARGS)
     assert f"{idx} changed after `hebatron tokenize` wrote it; re-run `hebatron tokenize {run}`" in line
     assert not (tmp_path / "train").exists()
+    hebatron("tokenize", run)  # what tokenize wrote is no longer intact: it tokenizes again
+    assert idx.read_bytes() == (golden["tokenized"] / "tokens" / "phase-1" / "hebrew.idx").read_bytes()
 
 
 def test_a_run_without_records_still_goes_on_from_its_folders(golden, anchors, tmp_path):
