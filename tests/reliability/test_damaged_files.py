@@ -125,6 +125,27 @@ def test_the_stage_named_for_a_damaged_file_mends_it(golden, anchors, tmp_path):
     hebatron("tokenize", run)
 
 
+def test_a_checkpoint_whose_records_were_cut_off_is_not_done(tmp_path):
+    from train.checkpoint import Completed
+    from train.metrics import logged_checkpoints
+
+    done = [Completed(tmp_path / f"phase-{k}", {"phase": k, "step": 3 * k}) for k in (1, 2, 3)]
+    records = [{"kind": "train", "step": s, "phase": (s + 2) // 3} for s in range(1, 10)]
+    records[2:2] = [{"kind": "eval", "after_phase": 1}]
+    records[6:6] = [{"kind": "eval", "after_phase": 2}]
+    lines = [json.dumps(r) for r in records] + [json.dumps({"kind": "eval", "after_phase": 3})]
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("\n".join(lines) + "\n")
+    assert logged_checkpoints(done, metrics) == done
+    heard = []
+    metrics.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])  # the eval after phase 3, cut short
+    assert logged_checkpoints(done, metrics, heard.append) == done[:2]
+    assert heard == [f"{metrics} lacks the records of phase 3 (a write cut short?); training again from after phase 2"]
+    metrics.unlink()
+    assert logged_checkpoints(done, metrics) == []
+
+
+@pytest.mark.slow
 def test_metrics_cut_mid_line_make_train_train_that_phase_again(golden, golden_train, tmp_path):
     train = tmp_path / "train"
     hebatron("train", golden["tokenized"], "-o", train, *TRAIN_ARGS)
