@@ -24,7 +24,8 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.parquet import ParquetWriter
 
 from common.files import atomic_path
-from common.layout import BATCH_ROWS
+from common.freshness import record_stage
+from common.layout import BATCH_ROWS, RunLayout
 
 CURATED_SCHEMA = pa.schema(
     [
@@ -153,6 +154,9 @@ def publish(run_dir: Path, work_out: Path, inputs: Sequence[str] = ()) -> None:
             shutil.rmtree(dst)
         os.replace(src, dst)
     write_stats(run_dir)
+    # what score and the catalog read: exactly these files, checked by sha256 (recorded here, so a Slurm run's
+    # last job records them too)
+    record_stage(run_dir, "curate", writes=RunLayout(run_dir).curate_outputs())
 
 
 def _later_occurrences(con, files: list[Path]) -> list[tuple[str, int, str, str, int | None, int]]:

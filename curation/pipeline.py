@@ -12,6 +12,7 @@ so running the same command again skips finished tasks and resumes the rest.
 from __future__ import annotations
 
 from datatrove.data import DocumentsPipeline
+from datatrove.io import DataFolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupConfig,
@@ -32,6 +33,7 @@ from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
 
 from common.layout import RunLayout
+from common.paths import glob_literal
 from curation.config import CurationConfig
 from curation.executors import Stage
 from curation.extract import HtmlExtractor
@@ -42,6 +44,21 @@ from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
 from curation.readers import CrawlReader, DropRejected
 from curation.words import HEBREW_WORDS
+
+
+class LiteralFolder(DataFolder):
+    """A local DataFolder whose own path is never read as a pattern: datatrove lists dedup signatures with a glob
+    under the folder, and a run directory called ``run[1]*`` would otherwise match nothing (and silently keep
+    every copy)."""
+
+    def glob(self, path, **kwargs):
+        pattern = self.fs.sep.join((glob_literal(self.path), path)) if path else glob_literal(self.path)
+        found = self.fs.glob(pattern, **kwargs)
+        return self._relpath_detail(found) if kwargs.get("detail") else self._relpath(found)
+
+
+def work_folder(layout: RunLayout, *parts: str) -> LiteralFolder:
+    return LiteralFolder(layout.path(*parts))
 
 
 class WorkReader(JsonlReader):
@@ -65,7 +82,7 @@ def dedup_content(doc) -> str:
 def filter_steps(
     config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, progress: bool
 ) -> list[PipelineStep]:
-    out = layout.path("out", "excluded")
+    out = work_folder(layout, "out", "excluded")
     q = config.quality
     steps: list[PipelineStep] = [
         CrawlReader(
@@ -94,8 +111,8 @@ def filter_steps(
 def build_stages(
     config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, tasks: int, progress: bool = False
 ) -> list[Stage]:
-    filtered, unique = layout.path("filtered"), layout.path("unique")
-    excluded_out, curated_out = layout.path("out", "excluded"), layout.path("out", "curated")
+    filtered, unique = work_folder(layout, "filtered"), work_folder(layout, "unique")
+    excluded_out, curated_out = work_folder(layout, "out", "excluded"), layout.path("out", "curated")
     stages = [
         Stage(
             "filter",
@@ -110,7 +127,7 @@ def build_stages(
     dedup = config.dedup
     if dedup.exact:
         exact_cfg = ExactDedupConfig(content_getter=dedup_content, hash_config=HashConfig(precision=64))
-        sigs, dups = layout.path("exact", "sigs"), layout.path("exact", "dups")
+        sigs, dups = work_folder(layout, "exact", "sigs"), work_folder(layout, "exact", "dups")
         stages += [
             Stage("exact_sig", [WorkReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),
             Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1),
@@ -136,7 +153,7 @@ def build_stages(
             seed=dedup.seed,
             hash_config=HashConfig(precision=64),
         )
-        sigs, buckets, clusters = (layout.path("minhash", p) for p in ("sigs", "buckets", "clusters"))
+        sigs, buckets, clusters = (work_folder(layout, "minhash", p) for p in ("sigs", "buckets", "clusters"))
         stages += [
             Stage("minhash_sig", [WorkReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
             Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),

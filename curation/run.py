@@ -14,12 +14,13 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic
-from common.layout import RunLayout
+from common.freshness import record_stage
+from common.layout import DamagedFileError, RunLayout, read_json
 from curation.config import CurationConfig
 from curation.executors import Executor, SlurmOptions, build_executors, ray_session, sbatch_dry_run
 from curation.pipeline import build_stages
 from curation.readers import INPUT_SUFFIXES
-from curation.stats import report_damaged_input
+from curation.stats import report_damaged_input, write_stats
 
 
 class CurationError(HebatronError, RuntimeError):
@@ -87,6 +88,17 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         write_json_atomic(plan_file, plan)
 
 
+def _published_stats(layout: RunLayout) -> dict:
+    """RUN/stats.json; a damaged one is computed again from the published files (and recorded again)."""
+    try:
+        return read_json(layout.stats, rerun="curate into a new run directory")
+    except DamagedFileError as e:
+        logger.warning(f"{e}; written again from {layout.curated} and {layout.excluded}")
+        stats = write_stats(layout.root)
+        record_stage(layout.root, "curate", writes=layout.curate_outputs())
+        return stats
+
+
 # imported once by the forkserver that datatrove's local executor forks its workers from; without this every
 # worker of every stage re-imports them (NeMo-Curator alone takes ~2 s to import)
 FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "trafilatura", "fasttext"]
@@ -122,7 +134,7 @@ def curate(
         _check_same_run(layout, plan)
         if (run_dir / "stats.json").exists() and (layout.work / "logs" / "publish" / "completions").exists():
             logger.info(f"{run_dir}: curation already complete")
-            return json.loads((run_dir / "stats.json").read_text()) | {"resumed": "already complete"}
+            return _published_stats(layout) | {"resumed": "already complete"}
         paths_file = layout.work / "inputs.json"  # a JSON list: any file name, newlines and spaces included
         write_json_atomic(paths_file, rel)
         stages = build_stages(config, layout, str(root), str(paths_file), n_tasks, progress=progress)
@@ -138,4 +150,4 @@ def curate(
         if executor == "slurm":
             return {"submitted": [s.name for s in stages]}
         report_damaged_input(run_dir)
-    return json.loads((run_dir / "stats.json").read_text())
+    return _published_stats(layout)

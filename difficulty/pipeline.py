@@ -30,7 +30,7 @@ from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers.parquet import ParquetWriter
 
 from common.files import atomic_path, write_json_atomic
-from common.freshness import record_inputs
+from common.freshness import record_stage
 from common.layout import BATCH_ROWS, PHASES
 from curation.executors import Stage
 from difficulty.phases import Cutoffs, DifficultyConfig, assign_phases, compute_cutoffs
@@ -256,8 +256,10 @@ def publish_scores(run_dir: Path, work: Path, stems: list[str], lm: dict) -> dic
         "files": [f"curated/{stem}.parquet" for stem in stems],
     }
     write_json_atomic(run_dir / "cutoffs.json", summary)
-    record_inputs(run_dir, "score", [run_dir / "curated" / f"{stem}.parquet" for stem in stems])
     write_stats(run_dir)  # the funnel gains the `perplexity:*` drops
+    written = [run_dir / "curated" / f"{stem}.parquet" for stem in stems]
+    written += sorted((run_dir / "excluded").glob(f"{DROP_PREFIX}-*.parquet"))
+    record_stage(run_dir, "score", writes=[*written, run_dir / "cutoffs.json", run_dir / "stats.json"])
     for sub in ("scored", "excluded", "out"):
         shutil.rmtree(work / sub, ignore_errors=True)
     return summary

@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import file_sha256, run_lock, write_json_atomic
-from common.freshness import check_fresh, recorded_inputs
-from common.layout import RunLayout
+from common.files import run_lock, write_json_atomic
+from common.freshness import check_fresh, current_sha256, recorded_files, recorded_outputs
+from common.layout import RunLayout, read_json
 from common.progress import progress_bar
 from curation.executors import EXECUTORS, Executor, build_executors, ray_session
 from difficulty.phases import DifficultyConfig
@@ -54,13 +54,19 @@ class CuratedSchemaError(HebatronError, ValueError):
     """A curated file lacks the columns scoring needs, or the curated files disagree on a column's type."""
 
 
-def _curated_files(run_dir: Path) -> list[Path]:
+def _curated_files(run_dir: Path, *, hashes: bool = True) -> list[Path]:
+    """The curated files curate (or an earlier scoring) recorded writing, checked (by sha256 with HASHES); a
+    run without records: the folder's files."""
     curated = run_dir / "curated"
-    if not curated.is_dir():
+    files = recorded_files(run_dir, "curated", reader="score", hashes=hashes)
+    if files is not None:
+        files = [f for f in files if f.suffix == ".parquet"]
+    elif not curated.is_dir():
         raise RunNotCuratedError(
             f"{curated}: no curated documents to score; run `hebatron curate INPUT... -o {run_dir}` first"
         )
-    files = sorted(curated.glob("*.parquet"))
+    else:
+        files = sorted(curated.glob("*.parquet"))
     if not files:
         raise RunNotCuratedError(
             f"{curated}: holds no .parquet files; run `hebatron curate INPUT... -o {run_dir}` first"
@@ -104,6 +110,19 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _cutoffs(run_dir: Path) -> dict:
+    return read_json(RunLayout(run_dir).cutoffs, rerun=f"re-run `hebatron score {run_dir}`")
+
+
+def _published_intact(run_dir: Path, inputs: dict[str, str]) -> bool:
+    """Whether what the last scoring wrote is all still there as it wrote it, and its curated files are INPUTS."""
+    outputs = recorded_outputs(run_dir, "score")
+    if not outputs or _read_json(run_dir / "cutoffs.json") is None:
+        return False
+    curated = {name: sha for name, sha in outputs.items() if name.startswith("curated/")}
+    return curated == inputs and all(current_sha256(run_dir / name) == sha for name, sha in outputs.items())
 
 
 def _completed(logs: Path, stage: str) -> bool:
@@ -160,9 +179,10 @@ def _score_locked(
     layout = RunLayout(run_dir)
     work, logs = layout.work / "score", layout.work / "logs"
     previous = _read_json(work / "plan.json")
-    files = _curated_files(run_dir)
-    if previous and not _completed(logs, "score_publish") and (work / "publishing").exists():
-        # an interrupted publish: RUN/curated may hold new files already, so it is finished before anything else
+    interrupted = bool(previous) and not _completed(logs, "score_publish") and (work / "publishing").exists()
+    # an interrupted publish: RUN/curated may hold new files already (not yet recorded), so it is finished first
+    files = _curated_files(run_dir, hashes=not interrupted)
+    if interrupted:
         if previous["files"] != [f.stem for f in files]:
             raise ScoringError(
                 f"{run_dir}: an interrupted scoring left files in {work}; delete {work} and "
@@ -171,24 +191,23 @@ def _score_locked(
         PublishScores(str(run_dir), str(work), previous["files"], previous["lm"]).run()
         (work / "publishing").unlink()
         files = _curated_files(run_dir)
-        previous |= {"inputs": {f"curated/{f.name}": file_sha256(f) for f in files}, "finished_publish": True}
+        previous |= {"inputs": {f"curated/{f.name}": current_sha256(f) for f in files}, "finished_publish": True}
     base = _base_schema(files)
     scorer = scorer or _make_scorer(lm_dir, config)
     lm = scorer.describe()
     plan = {
         "files": [f.stem for f in files],
-        "inputs": {f"curated/{f.name}": file_sha256(f) for f in files},
+        "inputs": {f"curated/{f.name}": current_sha256(f) for f in files},
         "settings_sha256": _settings_sha256(config, lm),
         "lm": lm,
     }
     same = previous is not None and all(previous.get(k) == plan[k] for k in ("files", "settings_sha256"))
-    recorded = recorded_inputs(run_dir, "score")
     published = previous is not None and (_completed(logs, "score_publish") or previous.get("finished_publish"))
-    if same and published and recorded == plan["inputs"] and layout.cutoffs.is_file():
+    if same and published and _published_intact(run_dir, plan["inputs"]):
         logger.info(f"{run_dir}: already scored with these settings")
         if echo is not None:
             echo("score: already done")
-        return json.loads(layout.cutoffs.read_text(encoding="utf-8"))
+        return _cutoffs(run_dir)
     if not (same and not published and previous["inputs"] == plan["inputs"]):
         _wipe(work, logs)  # a new scoring (other settings or other curated files) replaces the old one
         work.mkdir(parents=True)
@@ -206,4 +225,4 @@ def _score_locked(
     if executor == "slurm":
         return {"submitted": [s.name for s in stages]}
     (work / "publishing").unlink(missing_ok=True)
-    return json.loads(layout.cutoffs.read_text(encoding="utf-8"))
+    return _cutoffs(run_dir)

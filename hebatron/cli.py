@@ -235,7 +235,9 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
         }
     )
     if (run / "cutoffs.json").is_file():
-        print_phases(json.loads((run / "cutoffs.json").read_text()))
+        from common.layout import read_json
+
+        print_phases(read_json(run / "cutoffs.json", rerun=f"re-run `hebatron score {run}`"))
     if (run / "shards" / "manifest.json").is_file():
         from common.layout import read_manifest
 

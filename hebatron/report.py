@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import html
 import io
-import json
 from pathlib import Path
 
 import matplotlib
 
 from common.files import write_text_atomic
 from common.freshness import check_fresh
-from common.layout import PHASES, MissingStageOutput, read_manifest
-from hebatron.catalog import query, view_sources
+from common.layout import PHASES, read_json, read_jsonl, read_manifest
+from hebatron.catalog import query, read_funnel, view_sources
 
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,7 +51,7 @@ def _fmt(v) -> str:
 
 
 def funnel_section(run: Path) -> str:
-    stats = json.loads((run / "stats.json").read_text())
+    stats = read_funnel(run)
     funnel = stats["funnel"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.2]})
     steps = [f["step"] for f in funnel]
@@ -97,7 +96,7 @@ def language_section(run: Path) -> str:
 
 
 def perplexity_section(run: Path) -> str:
-    cut = json.loads((run / "cutoffs.json").read_text())
+    cut = read_json(run / "cutoffs.json", rerun=f"re-run `hebatron score {run}`")
     _, rows = query(run, "SELECT perplexity, phase FROM curated WHERE perplexity IS NOT NULL")
     import numpy as np
 
@@ -164,15 +163,17 @@ def shards_section(run: Path) -> str:
     )
 
 
-def _metrics(train_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (train_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-
-
 def training_section(train_dir: Path) -> str:
-    metrics = _metrics(train_dir)
+    path = train_dir / "metrics.jsonl"
+    metrics, cut = read_jsonl(path, rerun=f"train into a new -o directory, or delete {path} and its checkpoints")
     steps = [m for m in metrics if m.get("kind") == "train"]
     evals = [m for m in metrics if m.get("kind") == "eval"]
     parts = [f"<h2>Training ({html.escape(str(train_dir))})</h2>"]
+    if cut:
+        parts.append(
+            f"<p class='muted'>The last line of {html.escape(str(path))} is cut short (a write interrupted or still "
+            "under way) and is left out.</p>"
+        )
     if steps:
         fig, ax = plt.subplots(figsize=(8, 3.2))
         for k in sorted({m["phase"] for m in steps}):
@@ -207,7 +208,7 @@ def training_section(train_dir: Path) -> str:
 
 
 def ablation_section(ablation_dir: Path) -> str:
-    data = json.loads((ablation_dir / "ablation.json").read_text())
+    data = read_json(ablation_dir / "ablation.json", rerun=f"re-run `hebatron ablate RUN -o {ablation_dir}`")
     rows = [
         (t["order"], t["he_loss_mean"], t["he_loss_std"], t["en_loss_mean"], t["en_loss_std"], t["runs"])
         for t in data["table"]
@@ -253,8 +254,7 @@ def write_report(
 ) -> Path:
     """Writes RUN/report.html (or OUT); returns its path."""
     run = Path(run)
-    if not (run / "stats.json").is_file():
-        raise MissingStageOutput(f"{run} has no curation results (stats.json); run `hebatron curate` first")
+    read_funnel(run)  # the funnel, which every report starts with: missing or damaged is one line naming it
     check_fresh(run, "train", command="report")
     sections = [funnel_section(run), language_section(run)]
     if (run / "cutoffs.json").is_file():

@@ -36,8 +36,8 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
-from common.freshness import check_fresh, current_sha256, record_inputs
-from common.layout import BATCH_ROWS, PHASES
+from common.freshness import check_fresh, current_sha256, record_stage, recorded_files, recorded_outputs
+from common.layout import BATCH_ROWS, PHASES, read_json
 from common.progress import progress_bar
 from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
 from shards.config import ShardConfig
@@ -55,9 +55,13 @@ class RunNotScoredError(HebatronError, FileNotFoundError):
 
 
 def scored_files(run_dir: Path) -> list[Path]:
-    """The curated files of a scored run; ``RunNotScoredError`` naming what is missing otherwise."""
+    """The curated files of a scored run, as score (or curate) recorded writing them and checked against their
+    sha256 (a run without records: the folder's files); ``RunNotScoredError`` naming what is missing otherwise."""
     curated = run_dir / "curated"
-    files = sorted(curated.glob("*.parquet")) if curated.is_dir() else []
+    files = recorded_files(run_dir, "curated", reader="shard")
+    if files is None:
+        files = sorted(curated.glob("*.parquet")) if curated.is_dir() else []
+    files = [f for f in files if f.suffix == ".parquet"]
     if not files:
         raise RunNotScoredError(
             f"{curated}: no curated documents; run `hebatron curate INPUT... -o {run_dir}` "
@@ -74,6 +78,7 @@ def scored_files(run_dir: Path) -> list[Path]:
         raise RunNotScoredError(
             f"{run_dir / 'cutoffs.json'} not found: the run was not scored; run `hebatron score {run_dir}` first"
         )
+    recorded_files(run_dir, "cutoffs.json", reader="shard")
     return files
 
 
@@ -305,7 +310,8 @@ def _plan(
 
 
 def _existing(run_dir: Path, plan: dict) -> dict | None:
-    """The manifest already in ``RUN/shards/`` when it was made from exactly this plan and is complete."""
+    """The manifest already in ``RUN/shards/`` when it was made from exactly this plan and is complete: every
+    file it lists has its sha256 (a damaged shard is rewritten, not passed on)."""
     out = run_dir / "shards"
     try:
         if json.loads((out / "plan.json").read_text()) != plan:
@@ -313,15 +319,20 @@ def _existing(run_dir: Path, plan: dict) -> dict | None:
         manifest = json.loads((out / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    paths = [out / f["path"] for p in manifest["phases"].values() for f in p["files"]]
-    tokenizer = run_dir / manifest["tokenizer"]["path"]
-    if (
-        all(p.is_file() for p in paths)
-        and tokenizer.is_file()
-        and file_sha256(tokenizer) == manifest["tokenizer"]["sha256"]
-    ):
-        return manifest
-    return None
+    listed = [(out / f["path"], f["sha256"]) for p in manifest["phases"].values() for f in p["files"]]
+    listed.append((run_dir / manifest["tokenizer"]["path"], manifest["tokenizer"]["sha256"]))
+    written = recorded_outputs(run_dir, "shard") or {}
+    listed += [(run_dir / name, sha) for name, sha in written.items()]
+    return manifest if all(current_sha256(path) == sha for path, sha in listed) else None
+
+
+def _record(run_dir: Path, files: list[Path], manifest: dict) -> None:
+    """Shard's record: it read the scored files and the cutoffs; it wrote the manifest (which lists every shard
+    with its sha256), the held-out anchors and the tokenizer."""
+    shards = run_dir / "shards"
+    written = [shards / "manifest.json", shards / manifest["eval"]["anchor"]["path"]]
+    written.append(run_dir / manifest["tokenizer"]["path"])
+    record_stage(run_dir, "shard", reads=[*files, run_dir / "cutoffs.json"], writes=written)
 
 
 def _role(documents: int, characters: int, tokens: int, repeated: int) -> dict:
@@ -351,9 +362,9 @@ def shard_run(
         plan = _plan(files, anchor_files, run_dir, config, recipe)
         if (manifest := _existing(run_dir, plan)) is not None:
             logger.info(f"{run_dir / 'shards'}: already up to date")
-            record_inputs(run_dir, "shard", [*files, run_dir / "cutoffs.json"])
+            _record(run_dir, files, manifest)
             return manifest
-        cutoffs = json.loads((run_dir / "cutoffs.json").read_text(encoding="utf-8")).get("cutoffs")
+        cutoffs = read_json(run_dir / "cutoffs.json", rerun=f"re-run `hebatron score {run_dir}`").get("cutoffs")
         n_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         with staging_dir(run_dir, "shards") as staging, progress_bar(progress) as start:
             tok = _tokenizer(staging, files, anchor_files, config, start)
@@ -431,5 +442,5 @@ def shard_run(
             write_json_atomic(out / "plan.json", plan)
             swap_into_place(staging / "tokenizer", run_dir / "tokenizer")
             swap_into_place(out, run_dir / "shards")
-            record_inputs(run_dir, "shard", [*files, run_dir / "cutoffs.json"])
+            _record(run_dir, files, manifest)
     return manifest

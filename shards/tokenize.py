@@ -27,7 +27,7 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
-from common.freshness import check_fresh, record_inputs
+from common.freshness import check_fresh, current_sha256, record_stage, recorded_files, recorded_outputs
 from common.layout import BATCH_ROWS, ROLES, read_manifest
 from common.progress import progress_bar
 from common.sources import heldout_hebrew_documents
@@ -153,7 +153,16 @@ def _existing(run_dir: Path, manifest_sha: str) -> dict | None:
         if r["prefix"]
     ]
     ok = all(Path(f"{p}.bin").is_file() and Path(f"{p}.idx").is_file() for p in prefixes)
-    return summary if ok else None
+    # and what tokenize recorded writing is as it wrote it (a damaged token file is rewritten, never recorded)
+    written = recorded_outputs(run_dir, "tokenize") or {}
+    return summary if ok and all(current_sha256(run_dir / n) == sha for n, sha in written.items()) else None
+
+
+def _record(run_dir: Path) -> None:
+    """Tokenize's record: it read the manifest; it wrote tokens.json and the token files (what train reads)."""
+    tokens = run_dir / "tokens"
+    written = sorted(p for p in tokens.rglob("*") if p.is_file())
+    record_stage(run_dir, "tokenize", reads=[run_dir / "shards" / "manifest.json"], writes=written)
 
 
 def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool = True) -> dict:
@@ -161,15 +170,16 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
     ``tokenizer`` may name the manifest's tokenizer file elsewhere; any other tokenizer is refused
     (``TokenizeError``: re-shard with it first, so the manifest's counts stay true)."""
     run_dir = Path(run_dir).resolve()
+    # the manifest and the held-out anchors as shard wrote them (the manifest then vouches for every shard)
+    recorded_files(run_dir, "shards", reader="tokenize")
     manifest = read_manifest(run_dir)
-    manifest_sha = file_sha256(run_dir / "shards" / "manifest.json")
+    manifest_sha = current_sha256(run_dir / "shards" / "manifest.json")
     with run_lock(run_dir):
         check_fresh(run_dir, "tokenize")
         tok = _tokenizer(run_dir, manifest, tokenizer)
-        reads = [run_dir / "shards" / "manifest.json"]
         if (summary := _existing(run_dir, manifest_sha)) is not None:
             logger.info(f"{run_dir / 'tokens'}: already up to date")
-            record_inputs(run_dir, "tokenize", reads)
+            _record(run_dir)
             return summary
         from megatron.core.datasets.indexed_dataset import DType  # after the checks: a refusal stays quick
 
@@ -212,5 +222,5 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
             }
             write_json_atomic(staging / "tokens.json", summary)
             swap_into_place(staging, run_dir / "tokens")
-            record_inputs(run_dir, "tokenize", reads)
+            _record(run_dir)
     return summary

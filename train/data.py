@@ -19,6 +19,7 @@ from pathlib import Path
 from common import layout
 from common.errors import HebatronError
 from common.files import file_sha256
+from common.freshness import recorded_files
 from common.layout import PHASES, phase_order
 from train.config import ModelConfig, TrainConfig
 
@@ -89,12 +90,15 @@ class PhaseData:
 
 
 def read_manifest(run_dir: Path) -> dict:
-    """The shard manifest, after checking that the run has been tokenized."""
+    """The shard manifest, after checking that the run has been tokenized and that the token files and the
+    manifest are the ones tokenize and shard recorded writing (by sha256)."""
     tokens = run_dir / "tokens"
     if not tokens.is_dir():
         raise MissingTokensError(
             f"{tokens} not found: this run has no token files; run `hebatron tokenize {run_dir}` first"
         )
+    recorded_files(run_dir, "tokens", reader="train")
+    recorded_files(run_dir, "shards/manifest.json", reader="train")
     try:
         manifest = layout.read_manifest(run_dir)
     except layout.MissingStageOutput as e:

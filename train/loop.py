@@ -19,7 +19,7 @@ import torch
 from common.freshness import check_fresh
 from train import checkpoint, data
 from train.config import ModelConfig, TrainConfig, config_fingerprint
-from train.metrics import MetricsLog, flops_per_token, peak_flops, read_metrics
+from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
 
 __all__ = ["train_run"]
 
@@ -46,6 +46,7 @@ def train_run(
     fingerprint = config_fingerprint(recipe_name, model, train, manifest["tokenizer"], data_sha)
     phases = data.phase_order(train.order)
     done = checkpoint.completed_slots(train_dir, phases, fingerprint)
+    done = logged_checkpoints(done, train_dir / "metrics.jsonl", echo if _is_last_rank() else None)
     if len(done) == len(phases):
         if _is_last_rank():
             echo(f"{train_dir}: all {len(phases)} phases are already trained and checkpointed; nothing to do")

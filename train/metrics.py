@@ -3,20 +3,24 @@
 Records: ``{"kind": "train", "step", "phase", "loss", "lr", "grad_norm", "tokens_per_s", "aux_loss"}`` (plus
 ``z_loss``, and ``mfu``/``memory_gib`` on GPU) every ``log_interval`` steps, and
 ``{"kind": "eval", "after_phase", "he_loss", "en_loss"}`` after each phase. On resumption the file is cut
-back to what the checkpoint covers, so a re-run never duplicates records.
+back to what the checkpoint covers, so a re-run never duplicates records; and a checkpoint counts as done only
+when the file holds its records (``logged_checkpoints``), so a record lost to a write cut short is never
+missing from a finished run.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from common.files import write_text_atomic
+from common.layout import read_jsonl
 from train.config import ModelConfig
 
-__all__ = ["MetricsLog", "read_metrics", "flops_per_token", "peak_flops"]
+__all__ = ["MetricsLog", "logged_checkpoints", "read_metrics", "flops_per_token", "peak_flops"]
 
 #: Dense bf16 peak FLOP/s by device name fragment (no sparsity), for MFU.
 _PEAK_BF16 = {
@@ -34,17 +38,29 @@ _PEAK_BF16 = {
 
 
 def read_metrics(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut by a crash
-    return records
+    """The records of ``metrics.jsonl`` ([] when there is none). A last line cut short (a write interrupted, or
+    still under way) is left out; any other line that is not a JSON record is ``DamagedFileError`` naming the
+    file and the line."""
+    rerun = f"train into a new -o directory, or delete {path} and {path.parent / 'checkpoints'} to train again"
+    return read_jsonl(path, rerun=rerun)[0]
+
+
+def logged_checkpoints(done: list, path: Path, echo: Callable[[str], None] | None = None) -> list:
+    """The longest prefix of DONE (finished phase checkpoints, ``checkpoint.Completed``) whose records
+    ``metrics.jsonl`` at PATH holds: the eval after the phase and the train record of its last step. A phase
+    whose records were lost (a write cut short by a crash, the file truncated or deleted) is trained again from
+    the checkpoint before it, as an interrupted phase is; ECHO hears why."""
+    records = read_metrics(path)
+    evals = {r.get("after_phase") for r in records if r.get("kind") == "eval"}
+    steps = {r.get("step") for r in records if r.get("kind") == "train"}
+    for i, c in enumerate(done):
+        if c.info.get("phase") not in evals or c.info.get("step") not in steps:
+            if echo is not None:
+                since = f"after phase {done[i - 1].info['phase']}" if i else "the start"
+                phase = c.info.get("phase")
+                echo(f"{path} lacks the records of phase {phase} (a write cut short?); training again from {since}")
+            return done[:i]
+    return done
 
 
 class MetricsLog:

@@ -105,9 +105,9 @@ def test_finished_scoring_is_a_no_op_and_other_settings_rescore(tmp_path, htb_lm
     # back to the first settings: the same result as scoring once (the curated files now carry scores)
     score_run(run, lm_dir=htb_lm, progress=False)
     assert _snapshot(run) == reference
-    assert json.loads((run / ".stages" / "score.json").read_text())["reads"].keys() == {
-        f"curated/{k:05d}.parquet" for k in range(3)
-    }
+    written = json.loads((run / ".stages" / "score.json").read_text())["writes"]
+    assert {name for name in written if name.startswith("curated/")} == {f"curated/{k:05d}.parquet" for k in range(3)}
+    assert {"cutoffs.json", "stats.json"} <= written.keys()
 
 
 def test_several_workers_give_the_same_result(tmp_path, htb_lm, docs, reference) -> None:

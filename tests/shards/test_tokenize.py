@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from common.freshness import record_stage, recorded_outputs
 from shards.config import ShardConfig
 from shards.run import shard_run
 from shards.tokenize import TokenizeError, tokenize_run
@@ -172,6 +173,8 @@ def test_zero_ratio_and_empty_phase_write_no_empty_files(fresh_run, anchors) -> 
         phase = table.column("phase")
         moved = pc.if_else(pc.equal(phase, 3), pa.scalar(2, phase.type), phase)
         pq.write_table(table.set_column(table.schema.get_field_index("phase"), "phase", moved), path)
+    # the edited files stand in for what score wrote (shard reads only what a stage recorded writing)
+    record_stage(fresh_run, "score", writes=[fresh_run / name for name in recorded_outputs(fresh_run, "score")])
     manifest = shard_run(fresh_run, [anchors], ShardConfig(anchor_ratio=(0.5, 0.0, 0.1)), progress=False)
     assert abs(manifest["phases"]["1"]["anchor_ratio"] - 0.5) <= 0.02
     assert manifest["phases"]["3"]["files"] == [] and manifest["phases"]["3"]["anchor_ratio"] == 0.0
