@@ -193,6 +193,11 @@ def _score_locked(
         files = _curated_files(run_dir)
         previous |= {"inputs": {f"curated/{f.name}": current_sha256(f) for f in files}, "finished_publish": True}
     base = _base_schema(files)
+    if not sum(pq.ParquetFile(f).metadata.num_rows for f in files):
+        raise ScoringError(
+            f"{layout.curated} holds no documents: every input record was excluded (see `hebatron stats "
+            f"{run_dir}`); nothing to score"
+        )
     scorer = scorer or _make_scorer(lm_dir, config)
     lm = scorer.describe()
     plan = {

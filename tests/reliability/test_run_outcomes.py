@@ -95,6 +95,22 @@ def test_run_without_survivors_publishes_empty_curated_and_stats(tmp_path, make_
     assert curate([folder], run, config)["resumed"] == "already complete"
 
 
+def test_score_on_a_run_without_survivors_says_so_in_one_line(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _english_only(folder)
+    run = tmp_path / "run"
+    hebatron("curate", folder, "-o", run)
+    proc = hebatron("score", run, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {run / 'curated'} holds no documents: every input record was excluded "
+        f"(see `hebatron stats {run}`); nothing to score"
+    )
+    assert not (run / "cutoffs.json").exists()
+    assert "curated 0 of" in hebatron("stats", run).stdout
+
+
 # -- ids ----------------------------------------------------------------------------------------------------
 
 
