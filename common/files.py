@@ -147,13 +147,14 @@ if hasattr(os, "register_at_fork"):
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
+def run_lock(run_dir: Path, *, name: str = ".lock") -> Iterator[None]:
     """One hebatron command at a time per run directory: a second one refuses instead of corrupting the first.
     Take it before reading anything of the run, so a refusal is always this one line. The lock is held by
     this process alone: it is not inherited by programs it starts (close-on-exec) or processes it forks,
-    so it ends when the command does, whatever helpers are left."""
+    so it ends when the command does, whatever helpers are left. ``RUN/NAME`` holds the holder's pid."""
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / ".lock"
+    path = run_dir / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:

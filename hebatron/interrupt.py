@@ -13,11 +13,11 @@ Helpers are found through ``/proc`` (Linux); elsewhere only multiprocessing's ow
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 
 __all__ = ["STOP_SIGNALS", "stop_children", "stop_on_signals"]
@@ -49,8 +49,8 @@ def stop_on_signals() -> list[int]:
 
     def unraisable(info) -> None:
         if received and issubclass(info.exc_type, KeyboardInterrupt) and os.getpid() == main_pid:
-            again.append(True)
-            _thread.interrupt_main(received[0])
+            again.append(True)  # the signal again in a moment, from outside this hook (a real one: it wakes a wait)
+            threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, received[0])).start()
         else:
             default_unraisable(info)
 

@@ -161,9 +161,9 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
     ``tokenizer`` may name the manifest's tokenizer file elsewhere; any other tokenizer is refused
     (``TokenizeError``: re-shard with it first, so the manifest's counts stay true)."""
     run_dir = Path(run_dir).resolve()
-    manifest = read_manifest(run_dir)
-    manifest_sha = file_sha256(run_dir / "shards" / "manifest.json")
-    with run_lock(run_dir):
+    with run_lock(run_dir):  # first: a second command on the run gets RunLocked, one error line
+        manifest = read_manifest(run_dir)
+        manifest_sha = file_sha256(run_dir / "shards" / "manifest.json")
         check_fresh(run_dir, "tokenize")
         tok = _tokenizer(run_dir, manifest, tokenizer)
         reads = [run_dir / "shards" / "manifest.json"]
