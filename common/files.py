@@ -151,8 +151,10 @@ def run_lock(run_dir: Path, *, name: str = ".lock") -> Iterator[None]:
     """One hebatron command at a time per run directory: a second one refuses instead of corrupting the first.
     Take it before reading anything of the run, so a refusal is always this one line. The lock is held by
     this process alone: it is not inherited by programs it starts (close-on-exec) or processes it forks,
-    so it ends when the command does, whatever helpers are left. ``RUN/NAME`` holds the holder's pid."""
+    so it ends when the command does, whatever helpers are left. ``RUN/NAME`` holds the holder's pid.
+    A command that fails in a directory it created (a check refused it) leaves no directory behind."""
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -167,7 +169,14 @@ def run_lock(run_dir: Path, *, name: str = ".lock") -> Iterator[None]:
         _held_locks.add(fd)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-        yield
+        try:
+            yield
+        except BaseException:
+            if created and [p.name for p in run_dir.iterdir()] == [name]:
+                path.unlink(missing_ok=True)  # still locked: a command waiting on it fails the same check
+                with contextlib.suppress(OSError):
+                    run_dir.rmdir()
+            raise
     finally:
         _held_locks.discard(fd)
         os.close(fd)
