@@ -125,21 +125,61 @@ def swap_into_place(new: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+#: File descriptors of the run locks this process holds; a forked child lets go of its copies (below).
+_held_locks: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child: stop sharing the parent's run locks. A ``flock`` belongs to the open file, which a
+    fork shares, so a helper process that outlived its command would keep the run locked. ``/dev/null`` is
+    put in place of each descriptor, so the child's inherited file objects still close cleanly."""
+    if not _held_locks:
+        return
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    for fd in _held_locks:
+        os.dup2(null, fd, inheritable=False)
+    os.close(null)
+    _held_locks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """One hebatron command at a time per run directory: a second one refuses instead of corrupting the first."""
+def run_lock(run_dir: Path, *, name: str = ".lock") -> Iterator[None]:
+    """One hebatron command at a time per run directory: a second one refuses instead of corrupting the first.
+    Take it before reading anything of the run, so a refusal is always this one line. The lock is held by
+    this process alone: it is not inherited by programs it starts (close-on-exec) or processes it forks,
+    so it ends when the command does, whatever helpers are left. ``RUN/NAME`` holds the holder's pid.
+    A command that fails in a directory it created (a check refused it) leaves no directory behind."""
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as fh:
+    path = run_dir / name
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLocked(
-                f"{run_dir} is in use by another hebatron command (lock {run_dir / '.lock'}); "
+                f"{run_dir} is in use by another hebatron command (lock {path}); "
                 "wait for it to finish or use another -o"
             ) from None
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield
+        _held_locks.add(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        try:
+            yield
+        except BaseException:
+            if created and [p.name for p in run_dir.iterdir()] == [name]:
+                path.unlink(missing_ok=True)  # still locked: a command waiting on it fails the same check
+                with contextlib.suppress(OSError):
+                    run_dir.rmdir()
+            raise
+    finally:
+        _held_locks.discard(fd)
+        os.close(fd)
 
 
 def has_suffix(name: str, suffixes: Iterable[str]) -> bool:

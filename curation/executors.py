@@ -49,16 +49,16 @@ def build_executors(
 ):
     """The executors of STAGES chained by ``depends``; returns the last (running it runs them all).
     PRELOAD: modules the forkserver imports once for local workers (without it every worker of every stage
-    re-imports them)."""
+    re-imports them); ``curation.pool_worker`` is always among them (workers leave Ctrl-C to the command)."""
     from curation.logs import route_datatrove_logs
 
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     route_datatrove_logs()
-    if executor == "local" and workers > 1 and preload:
+    if executor == "local" and workers > 1:
         import multiprocess
 
-        multiprocess.set_forkserver_preload(list(preload))
+        multiprocess.set_forkserver_preload([*preload, "curation.pool_worker"])
     previous = None
     for stage in stages:
         kw = {"tasks": stage.tasks, "logging_dir": str(logs / stage.name), "depends": previous}

@@ -161,8 +161,8 @@ def score_run(
         raise ScoringError(f"workers must be a positive integer, got {workers!r}")
     run_dir = Path(run_dir).resolve()
     config = config or DifficultyConfig()
-    check_fresh(run_dir, "score")
-    with run_lock(run_dir):  # a second command on the run: RunLocked, one error line
+    with run_lock(run_dir):  # first: a second command on the run gets RunLocked, one error line
+        check_fresh(run_dir, "score")
         return _score_locked(run_dir, lm_dir, config, scorer, progress, executor, workers, echo)
 
 

@@ -6,6 +6,7 @@ Also the entry point for distributed training: `torchrun --nproc_per_node N -m h
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import json
@@ -370,27 +371,48 @@ def report(
 
 
 def main() -> None:
-    """Entry point: known errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: known errors become one line on stderr and exit code 2, never a traceback. Ctrl-C,
+    SIGTERM and SIGHUP stop the command cleanly with exit code 128 + the signal's number (130, 143, 129)
+    and say how to resume; no helper process is left behind (``hebatron.interrupt``)."""
+    from hebatron.interrupt import STOP_SIGNALS, stop_children, stop_on_signals
+
+    received = stop_on_signals()
+    try:
+        code = _run(received)
+    finally:
+        stop_children()
+    if received:
+        code = 128 + received[0]
+    if code in (128 + s for s in STOP_SIGNALS):
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            print("interrupted; run the same command again to resume", file=sys.stderr)
+    if code:
+        raise SystemExit(code)
+
+
+def _run(received: list[int]) -> int:
+    """The command's exit code; a known error is printed as one line (exit code 2)."""
     from typer._click.exceptions import ClickException  # typer vendors its own click
     from typer.exceptions import Abort
 
     from common.errors import HebatronError
 
     try:
-        code = app(standalone_mode=False)  # typer turns Ctrl-C into exit code 130, returned here
-    except ClickException as e:  # a usage error: the usage line and what was wrong
-        e.show()
-        raise SystemExit(e.exit_code) from None
-    except (HebatronError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as e:  # a missing or unwritable path, a full disk: say which file, no traceback
-        hint = " (disk full: free space and run the same command again to resume)" if e.errno == errno.ENOSPC else ""
-        print(f"error: {e}{hint}", file=sys.stderr)
-        raise SystemExit(2) from None
+        return app(standalone_mode=False) or 0  # typer turns Ctrl-C into exit code 130, returned here
     except (KeyboardInterrupt, Abort):
-        code = 130
-    if code == 130:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-    if code:
-        raise SystemExit(code)
+        return 130
+    except Exception as e:
+        if received:  # raised while stopping on a signal (a helper already gone): the signal is the news
+            return 130
+        if isinstance(e, ClickException):  # a usage error: the usage line and what was wrong
+            e.show()
+            return e.exit_code
+        if isinstance(e, HebatronError | ValueError):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, OSError):  # a missing or unwritable path, a full disk: say which file, no traceback
+            disk_full = e.errno == errno.ENOSPC
+            hint = " (disk full: free space and run the same command again to resume)" if disk_full else ""
+            print(f"error: {e}{hint}", file=sys.stderr)
+            return 2
+        raise

@@ -355,9 +355,9 @@ def shard_run(
     config = config or ShardConfig()
     if recipe is None and recipe_name is not None:
         recipe = {"name": recipe_name, "shards": asdict(config)}
-    files = scored_files(run_dir)
-    anchor_files = discover_anchors([Path(a) for a in anchors])
-    with run_lock(run_dir):
+    with run_lock(run_dir):  # first: a second command on the run gets RunLocked, one error line
+        files = scored_files(run_dir)
+        anchor_files = discover_anchors([Path(a) for a in anchors])
         check_fresh(run_dir, "shard")
         plan = _plan(files, anchor_files, run_dir, config, recipe)
         if (manifest := _existing(run_dir, plan)) is not None:

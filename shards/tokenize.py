@@ -170,11 +170,11 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
     ``tokenizer`` may name the manifest's tokenizer file elsewhere; any other tokenizer is refused
     (``TokenizeError``: re-shard with it first, so the manifest's counts stay true)."""
     run_dir = Path(run_dir).resolve()
-    # the manifest and the held-out anchors as shard wrote them (the manifest then vouches for every shard)
-    recorded_files(run_dir, "shards", reader="tokenize")
-    manifest = read_manifest(run_dir)
-    manifest_sha = current_sha256(run_dir / "shards" / "manifest.json")
-    with run_lock(run_dir):
+    with run_lock(run_dir):  # first: a second command on the run gets RunLocked, one error line
+        # the manifest and the held-out anchors as shard wrote them (the manifest then vouches for every shard)
+        recorded_files(run_dir, "shards", reader="tokenize")
+        manifest = read_manifest(run_dir)
+        manifest_sha = current_sha256(run_dir / "shards" / "manifest.json")
         check_fresh(run_dir, "tokenize")
         tok = _tokenizer(run_dir, manifest, tokenizer)
         if (summary := _existing(run_dir, manifest_sha)) is not None:

@@ -14,9 +14,10 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.files import atomic_path, atomic_write, write_json_atomic, write_text_atomic
+from common.files import atomic_path, atomic_write, run_lock, write_json_atomic, write_text_atomic
 from common.layout import ORDERS
 from train.config import ModelConfig, TrainConfig
+from train.distributed import lock_name
 from train.metrics import read_metrics
 
 __all__ = ["ablate"]
@@ -44,45 +45,45 @@ def ablate(
     if not seed_list or not orders:
         raise ValueError("the ablation needs at least one order and one seed")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for order in orders:
-        for seed in seed_list:
-            run_train = dataclasses.replace(train, order=order, seed=seed)
-            echo(f"ablation: order {order}, seed {seed}")
-            summary = train_run(
-                run_dir,
-                out_dir / f"{order}-seed{seed}",
-                model=model,
-                train=run_train,
-                recipe_name=recipe_name,
-                echo=echo,
-            )
-            runs.append(
-                {
-                    "order": order,
-                    "seed": seed,
-                    "train_dir": summary["train_dir"],
-                    "he_loss": summary["final"].get("he_loss"),
-                    "en_loss": summary["final"].get("en_loss"),
-                    "evals": summary["evals"],
-                }
-            )
-    table = [_row(order, [r for r in runs if r["order"] == order]) for order in orders]
-    result = {
-        "orders": list(orders),
-        "seeds": seed_list,
-        "runs": runs,
-        "table": table,
-        "model": dataclasses.asdict(model),
-        "train": dataclasses.asdict(train),
-    }
-    write_json_atomic(out_dir / "ablation.json", result)
-    _write_table(out_dir, table, len(seed_list))
-    result["plot"] = _plot(out_dir, runs, table)
-    if result["plot"] is None:
-        echo("matplotlib is not installed: ablation.png not written")
-    return result
+    with run_lock(out_dir, name=lock_name()):  # every run's folder is locked again by train_run
+        runs = []
+        for order in orders:
+            for seed in seed_list:
+                run_train = dataclasses.replace(train, order=order, seed=seed)
+                echo(f"ablation: order {order}, seed {seed}")
+                summary = train_run(
+                    run_dir,
+                    out_dir / f"{order}-seed{seed}",
+                    model=model,
+                    train=run_train,
+                    recipe_name=recipe_name,
+                    echo=echo,
+                )
+                runs.append(
+                    {
+                        "order": order,
+                        "seed": seed,
+                        "train_dir": summary["train_dir"],
+                        "he_loss": summary["final"].get("he_loss"),
+                        "en_loss": summary["final"].get("en_loss"),
+                        "evals": summary["evals"],
+                    }
+                )
+        table = [_row(order, [r for r in runs if r["order"] == order]) for order in orders]
+        result = {
+            "orders": list(orders),
+            "seeds": seed_list,
+            "runs": runs,
+            "table": table,
+            "model": dataclasses.asdict(model),
+            "train": dataclasses.asdict(train),
+        }
+        write_json_atomic(out_dir / "ablation.json", result)
+        _write_table(out_dir, table, len(seed_list))
+        result["plot"] = _plot(out_dir, runs, table)
+        if result["plot"] is None:
+            echo("matplotlib is not installed: ablation.png not written")
+        return result
 
 
 def _row(order: str, runs: list[dict]) -> dict:

@@ -15,7 +15,7 @@ import torch.distributed as dist
 
 from train.config import TrainConfig
 
-__all__ = ["World", "init_world", "shutdown", "seed_all"]
+__all__ = ["World", "init_world", "lock_name", "shutdown", "seed_all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,16 @@ class World:
     def is_logger(self) -> bool:
         """The rank that prints and writes files: the last one, which holds the last pipeline stage's loss."""
         return self.rank == self.world_size - 1
+
+
+def lock_name() -> str:
+    """The lock file this process takes in TRAIN_DIR (``common.files.run_lock``); before the process group
+    exists, so from the environment. Every rank of a job locks, each its own file: rank 0 takes ``.lock``
+    (the one lock a job holds, the file every hebatron command takes), rank r ``.lock.rank-r``. Two jobs
+    cannot both hold ``.lock``, and every rank of the second one is refused at once with the same one line,
+    instead of waiting in a collective for a rank 0 that has left."""
+    rank = int(os.environ.get("RANK", 0))
+    return ".lock" if rank == 0 else f".lock.rank-{rank}"
 
 
 def init_world(train: TrainConfig) -> World:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import torch
 
+from common.files import run_lock
 from common.freshness import check_fresh
 from train import checkpoint, data
 from train.config import ModelConfig, TrainConfig, config_fingerprint
+from train.distributed import lock_name
 from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
 
 __all__ = ["train_run"]
@@ -37,8 +39,13 @@ def train_run(
     ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
     ``megatron_glue.HybridModelUnavailable`` (a Mamba hybrid without CUDA) and ``ValueError`` (settings that
     do not fit the world size)."""
-    _quiet_megatron_warnings()
     run_dir, train_dir = Path(run_dir).resolve(), Path(train_dir).resolve()
+    with run_lock(train_dir, name=lock_name()):
+        return _train_locked(run_dir, train_dir, model=model, train=train, recipe_name=recipe_name, echo=echo)
+
+
+def _train_locked(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo):
+    _quiet_megatron_warnings()
     manifest = data.read_manifest(run_dir)
     check_fresh(run_dir, "train")
     data_sha = data.manifest_sha256(run_dir)
