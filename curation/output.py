@@ -26,6 +26,7 @@ from datatrove.pipeline.writers.parquet import ParquetWriter
 from common.files import atomic_path
 from common.freshness import record_stage
 from common.layout import BATCH_ROWS, RunLayout
+from common.paths import glob_literal
 
 CURATED_SCHEMA = pa.schema(
     [
@@ -160,24 +161,26 @@ def publish(run_dir: Path, work_out: Path, inputs: Sequence[str] = ()) -> None:
 
 
 def _later_occurrences(con, files: list[Path]) -> list[tuple[str, int, str, str, int | None, int]]:
-    """(file, row, id, source, position, n) of every record whose id an earlier record in input order holds."""
+    """(file, row, id, source, position, n) of every record whose id an earlier record holds: curated records
+    come before excluded ones (so a kept document keeps its input's id whenever it can), then input order."""
     return con.execute(
         """
         WITH t AS (
-            SELECT filename AS file, file_row_number AS row, id, source, position
-            FROM read_parquet($files, filename = true, file_row_number = true)
+            SELECT filename AS file, file_row_number AS row, id, source, position, f.folder
+            FROM read_parquet($files, filename = true, file_row_number = true) JOIN work_files f USING (filename)
         ),
         repeated AS (SELECT id FROM t GROUP BY id HAVING count(*) > 1),
         ranked AS (
             SELECT t.*, row_number() OVER (
                 PARTITION BY t.id
-                ORDER BY coalesce(i.ordinal, 9223372036854775807), t.source, t.position NULLS LAST, t.file, t.row
+                ORDER BY t.folder, coalesce(i.ordinal, 9223372036854775807), t.source, t.position NULLS LAST,
+                         t.file, t.row
             ) AS n
             FROM t SEMI JOIN repeated USING (id) LEFT JOIN inputs i ON i.source = t.source
         )
         SELECT file, row, id, source, position, n FROM ranked WHERE n > 1
         """,
-        {"files": [str(f) for f in files]},
+        {"files": [glob_literal(f) for f in files]},
     ).fetchall()
 
 
@@ -197,10 +200,12 @@ def _rewrite_ids(path: Path, new_ids: dict[int, str]) -> None:
 
 
 def make_ids_unique(folders: list[Path], inputs: Sequence[str], tmp_dir: Path) -> int:
-    """Gives every repeat of an id in the Parquet files of FOLDERS the id `{id}@{source}:{position}` (the first
-    occurrence in the order of INPUTS, then position, keeps it). Reads only the id, source and position columns;
-    rewrites only the files holding a repeat. Returns how many records were renamed."""
-    files = [f for folder in folders for f in sorted(folder.glob("*.parquet"))]
+    """Gives every repeat of an id in the Parquet files of FOLDERS the id `{id}@{source}:{position}`: the first
+    occurrence keeps it, by folder (curated before excluded), then the order of INPUTS, then position. Reads only
+    the id, source and position columns; rewrites only the files holding a repeat. Returns how many records were
+    renamed."""
+    ranked = [(f, k) for k, folder in enumerate(folders) for f in sorted(folder.glob("*.parquet"))]
+    files = [f for f, _ in ranked]
     if not files:
         return 0
     import duckdb
@@ -208,6 +213,7 @@ def make_ids_unique(folders: list[Path], inputs: Sequence[str], tmp_dir: Path) -
     tmp_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"temp_directory": str(tmp_dir)})
     con.register("inputs", pa.table({"source": list(inputs), "ordinal": pa.array(range(len(inputs)), pa.int64())}))
+    con.register("work_files", pa.table({"filename": [str(f) for f, _ in ranked], "folder": [k for _, k in ranked]}))
     renamed = 0
     # a new id can only clash with an input id that happens to look like one; then it is renamed again
     while repeats := _later_occurrences(con, files):

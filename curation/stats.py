@@ -17,6 +17,7 @@ from loguru import logger
 
 from common.files import write_json_atomic
 from common.layout import BATCH_ROWS
+from common.paths import glob_literal
 from curation.output import STEP_ORDER
 
 
@@ -134,7 +135,7 @@ def report_damaged_input(run_dir: Path) -> list[str]:
     import duckdb
 
     con = duckdb.connect()
-    rows = con.execute(_DAMAGED_SQL, {"files": [str(f) for f in files]}).fetchall()
+    rows = con.execute(_DAMAGED_SQL, {"files": [glob_literal(f) for f in files]}).fetchall()
     lines = []
     for reason, n, examples in rows:
         examples = [e if e.isprintable() else ascii(e) for e in examples]  # a newline in a file name stays visible

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import matplotlib
 
-from common.files import write_text_atomic
+from common.files import run_lock, write_text_atomic
 from common.freshness import check_fresh
-from common.layout import PHASES, read_json, read_jsonl, read_manifest
+from common.layout import PHASES, MissingStageOutput, read_json, read_jsonl, read_manifest
 from hebatron.catalog import query, read_funnel, view_sources
 
 matplotlib.use("svg")
@@ -252,8 +252,17 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4
 def write_report(
     run: Path, *, train_dirs: list[Path] | None = None, ablation_dir: Path | None = None, out: Path | None = None
 ) -> Path:
-    """Writes RUN/report.html (or OUT); returns its path."""
+    """Writes RUN/report.html (or OUT); returns its path. Holds the run's lock, so no stage rewrites the files
+    it reads meanwhile (a training directory is read as it is: a line cut by a training still writing is left
+    out)."""
     run = Path(run)
+    if not run.is_dir():
+        raise MissingStageOutput(f"run directory not found: {run}")
+    with run_lock(run):
+        return _write_report(run, train_dirs, ablation_dir, out)
+
+
+def _write_report(run: Path, train_dirs: list[Path] | None, ablation_dir: Path | None, out: Path | None) -> Path:
     read_funnel(run)  # the funnel, which every report starts with: missing or damaged is one line naming it
     check_fresh(run, "train", command="report")
     sections = [funnel_section(run), language_section(run)]

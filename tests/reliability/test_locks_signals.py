@@ -105,7 +105,7 @@ def held(tmp_path):
         fh.close()
 
 
-@pytest.mark.parametrize("command", ["score", "shard", "tokenize", "train", "ablate"])
+@pytest.mark.parametrize("command", ["score", "shard", "tokenize", "train", "ablate", "report"])
 def test_lock_comes_before_every_check(command, held, anchors, tmp_path):
     """A directory in use is refused as such, even when the run lacks what the command needs."""
     run = tmp_path / "run"  # empty: every other check would fail
@@ -116,6 +116,7 @@ def test_lock_comes_before_every_check(command, held, anchors, tmp_path):
         "tokenize": [run],
         "train": [run, "-o", target],
         "ablate": [run, "-o", target],
+        "report": [run],
     }[command]
     proc = hebatron(command, *args, check=False, timeout=120)
     assert proc.returncode == 2, proc.stderr

@@ -114,7 +114,7 @@ def test_score_on_a_run_without_survivors_says_so_in_one_line(tmp_path):
 # -- ids ----------------------------------------------------------------------------------------------------
 
 
-def test_repeated_input_ids_become_unique_and_the_first_keeps_its_id(tmp_path, news_docs):
+def test_repeated_input_ids_become_unique_and_the_first_kept_keeps_its_id(tmp_path, news_docs):
     folder = tmp_path / "in"
     folder.mkdir()
     write_jsonl(
@@ -138,6 +138,18 @@ def test_repeated_input_ids_become_unique_and_the_first_keeps_its_id(tmp_path, n
     assert by_id["y"]["text"] == news_docs[2] and by_id["y"]["source"] == "a.jsonl"
     renamed = sorted(i for i in ids if i not in ("x", "y"))
     assert len(renamed) == 4 and all(i.startswith(("x@a.jsonl", "x@b.jsonl", "y@b.jsonl")) for i in renamed)
+
+
+def test_a_kept_document_keeps_its_id_when_an_earlier_record_with_it_was_excluded(tmp_path, news_docs):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [{"id": "x", "text": ENGLISH}])  # first in input order, excluded
+    write_jsonl(folder / "b.jsonl", [{"id": "x", "text": news_docs[0]}])
+    run = tmp_path / "run"
+    curate([folder], run)
+    assert _table(run / "curated", ["id", "source_id"]).to_pylist() == [{"id": "x", "source_id": "x"}]
+    excluded = _table(run / "excluded", ["id", "source_id", "filter_reason"]).to_pylist()
+    assert excluded == [{"id": "x@a.jsonl:1", "source_id": "x", "filter_reason": "language:en"}]
 
 
 def _work_file(path: Path, rows: list[tuple[str, str, int]], *, reasons: list[str] | None = None) -> Path:
