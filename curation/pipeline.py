@@ -62,13 +62,14 @@ def work_folder(layout: RunLayout, *parts: str) -> LiteralFolder:
 
 
 class WorkReader(JsonlReader):
-    """Reads an intermediate folder of the run; a folder left empty (nothing survived the step that writes it)
-    is no documents, not an error."""
+    """Reads an intermediate folder of the run; a folder left empty (nothing survived the step that writes it),
+    or no file for this task, is no documents, not an error or a warning."""
 
     name = "📖 Intermediate reader"
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if not self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern):
+        # no file for this task (a file whose every record was dropped earlier writes none): nothing to read
+        if not self.data_folder.get_shard(rank, world_size, recursive=self.recursive, glob_pattern=self.glob_pattern):
             yield from data or ()
             return
         yield from super().run(data, rank, world_size)
