@@ -63,10 +63,15 @@ class ReaderConfig:
     """JSONL/Parquet field holding the text."""
     id_key: str = "id"
     """JSONL/Parquet field holding the id; records without one get `<file>:<line>`."""
+    split_bytes: int = 128 << 20
+    """An uncompressed JSONL file or a Parquet file larger than this is read by several tasks, one part each
+    (cut at line starts / row groups; the output equals reading it whole); 0 reads every file whole."""
 
     def __post_init__(self) -> None:
         if self.max_doc_bytes < 0:
             raise ValueError(f"reader.max_doc_bytes must be >= 0, got {self.max_doc_bytes}")
+        if self.split_bytes < 0:
+            raise ValueError(f"reader.split_bytes must be >= 0, got {self.split_bytes}")
 
 
 @dataclass(kw_only=True, slots=True)

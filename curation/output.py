@@ -27,6 +27,7 @@ from common.files import atomic_path
 from common.freshness import record_stage
 from common.layout import BATCH_ROWS, RunLayout
 from common.paths import glob_literal
+from curation.splits import part_path
 
 CURATED_SCHEMA = pa.schema(
     [
@@ -127,8 +128,8 @@ class Publish(PipelineStep):
         self.paths_file = paths_file
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        inputs = json.loads(Path(self.paths_file).read_text(encoding="utf-8")) if self.paths_file else []
-        publish(Path(self.run_dir), Path(self.work_out), inputs)
+        parts = json.loads(Path(self.paths_file).read_text(encoding="utf-8")) if self.paths_file else []
+        publish(Path(self.run_dir), Path(self.work_out), list(dict.fromkeys(map(part_path, parts))))
         return iter(())
 
 

@@ -11,6 +11,9 @@ so running the same command again skips finished tasks and resumes the rest.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from datatrove.data import DocumentsPipeline
 from datatrove.io import DataFolder
 from datatrove.pipeline.base import PipelineStep
@@ -43,6 +46,7 @@ from curation.normalize import HebrewNormalizer
 from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
 from curation.readers import CrawlReader, DropRejected
+from curation.splits import InputOrder
 from curation.words import HEBREW_WORDS
 
 
@@ -127,7 +131,10 @@ def build_stages(
 
     dedup = config.dedup
     if dedup.exact:
-        exact_cfg = ExactDedupConfig(content_getter=dedup_content, hash_config=HashConfig(precision=64))
+        parts = json.loads(Path(paths_file).read_text(encoding="utf-8"))
+        exact_cfg = ExactDedupConfig(
+            content_getter=dedup_content, hash_config=HashConfig(precision=64), document_priority=InputOrder(parts)
+        )
         sigs, dups = work_folder(layout, "exact", "sigs"), work_folder(layout, "exact", "dups")
         stages += [
             Stage("exact_sig", [WorkReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),

@@ -26,6 +26,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from loguru import logger
 
+from curation.splits import Part
 from curation.warc import WarcDamage, WarcRecord, warc_records
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -89,9 +90,10 @@ def printable(text: str) -> str:
 class CrawlReader(BaseDiskReader):
     """Reads `.warc[.gz]`, `.jsonl[.gz]` and `.parquet` files; HTML from WARC, plain text from the others.
 
-    The files to read are `files` (paths relative to `data_folder`), else the JSON list of such paths in
-    `paths_file`, else every file under `data_folder`; task `rank` of `world_size` reads every
-    `world_size`-th of them. A list, unlike datatrove's newline-separated paths file, holds any file name.
+    The files to read are `files` (paths relative to `data_folder`, or parts of large files: see
+    `curation/splits.py`), else the JSON list of such entries in `paths_file`, else every file under
+    `data_folder`; task `rank` of `world_size` reads every `world_size`-th of them. A list, unlike datatrove's
+    newline-separated paths file, holds any file name.
     """
 
     name = "📥 Crawl reader"
@@ -111,14 +113,14 @@ class CrawlReader(BaseDiskReader):
         self.files = list(files) if files is not None else None
         self.max_doc_bytes = max_doc_bytes
 
-    def input_files(self) -> list[str]:
+    def input_files(self) -> list[Part]:
         if self.files is not None:
             return self.files
         if self.paths_file:
             with open_file(self.paths_file, "rt") as f:
                 paths = json.load(f)
-            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-                raise ValueError(f"{self.paths_file}: expected a JSON list of file paths")
+            if not isinstance(paths, list) or not all(isinstance(p, str | dict) for p in paths):
+                raise ValueError(f"{self.paths_file}: expected a JSON list of file paths and parts")
             return paths
         return self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
 
@@ -157,7 +159,16 @@ class CrawlReader(BaseDiskReader):
             return self._reject(path, id_, position, "unreadable_record", source_id=source_id)
 
     # -- formats -----------------------------------------------------------------------------------
-    def read_file(self, filepath: str) -> Iterator[Document]:
+    def read_file(self, filepath: Part) -> Iterator[Document]:
+        if isinstance(filepath, dict):  # a part of a large file (see curation/splits.py)
+            path = filepath["path"]
+            if "bytes" in filepath:
+                start, end = filepath["bytes"]
+                yield from self._read_jsonl(path, start=start, end=end, first_line=filepath["line"])
+            else:
+                groups = range(*filepath["row_groups"])
+                yield from self._read_parquet(path, row_groups=groups, first_row=filepath["row"])
+            return
         fmt = input_format(filepath)
         if fmt == "warc":
             yield from self._read_warc(filepath)
@@ -225,11 +236,19 @@ class CrawlReader(BaseDiskReader):
         html, used = decoded
         return self._doc(html, id_, path, "html", position, charset=used, **meta)
 
-    def _read_jsonl(self, path: str) -> Iterator[Document]:
-        line_no = 0
+    def _read_jsonl(
+        self, path: str, *, start: int = 0, end: int | None = None, first_line: int = 1
+    ) -> Iterator[Document]:
+        """The lines of PATH, or of its part [START, END) (uncompressed; START a line start, line FIRST_LINE)."""
+        line_no, offset = first_line - 1, start
         try:
-            with self.data_folder.open(path, "rb", compression="infer") as f:
-                for line_no, raw in enumerate(f, start=1):  # noqa: B007 - line_no also names where a cut file ends
+            with self.data_folder.open(path, "rb", compression="infer" if end is None else None) as f:
+                if start:
+                    f.seek(start)
+                for line_no, raw in enumerate(f, start=first_line):  # noqa: B007 - also names where a cut file ends
+                    if end is not None and offset >= end:
+                        break
+                    offset += len(raw)
                     raw = raw.removeprefix(BOM)  # a byte-order mark: at the start of a file, or of one appended
                     if raw.strip():
                         fallback = f"{path}:{line_no}"
@@ -279,7 +298,8 @@ class CrawlReader(BaseDiskReader):
             return self._reject(path, id_, position, "too_large", text, **meta)
         return self._doc(text, id_, path, "text", position, **meta)
 
-    def _read_parquet(self, path: str) -> Iterator[Document]:
+    def _read_parquet(self, path: str, *, row_groups: range | None = None, first_row: int = 0) -> Iterator[Document]:
+        """The rows of PATH, or of its ROW_GROUPS (the first of them row FIRST_ROW)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -298,8 +318,8 @@ class CrawlReader(BaseDiskReader):
                     f"its {pf.metadata.num_rows} rows are excluded"
                 )
             columns = [c for c in (self.text_key, self.id_key, "url") if c in names] or names[:1]
-            start = 0
-            for group in range(pf.metadata.num_row_groups):
+            start = first_row
+            for group in row_groups if row_groups is not None else range(pf.metadata.num_row_groups):
                 end = start + pf.metadata.row_group(group).num_rows
                 row = start
                 try:

@@ -20,6 +20,7 @@ from curation.config import CurationConfig
 from curation.executors import Executor, SlurmOptions, build_executors, ray_session, sbatch_dry_run
 from curation.pipeline import build_stages
 from curation.readers import INPUT_SUFFIXES
+from curation.splits import split_inputs
 from curation.stats import report_damaged_input, write_stats
 
 
@@ -123,7 +124,8 @@ def curate(
     layout = RunLayout(run_dir)
     root = Path(os.path.commonpath([str(f.parent) for f in files]))
     rel = [str(f.relative_to(root)) for f in files]
-    n_tasks = tasks or len(files)
+    parts = split_inputs(root, rel, config.reader.split_bytes)  # a large file: several parts, read in parallel
+    n_tasks = tasks or len(parts)
     plan = {
         "inputs": [str(f) for f in files],
         "tasks": n_tasks,
@@ -136,7 +138,7 @@ def curate(
             logger.info(f"{run_dir}: curation already complete")
             return _published_stats(layout) | {"resumed": "already complete"}
         paths_file = layout.work / "inputs.json"  # a JSON list: any file name, newlines and spaces included
-        write_json_atomic(paths_file, rel)
+        write_json_atomic(paths_file, parts)
         stages = build_stages(config, layout, str(root), str(paths_file), n_tasks, progress=progress)
         last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm, preload=FORKSERVER_PRELOAD)
         if executor == "slurm" and slurm and slurm.dry_run:

@@ -1,0 +1,112 @@
+"""Splitting one large input file into parts that tasks read in parallel.
+
+A part is an entry of the reader's input list: a plain path (the whole file), or
+
+    {"path": P, "bytes": [START, END], "line": N}       uncompressed JSONL: the lines starting in [START, END),
+                                                         the first of them line N of the file
+    {"path": P, "row_groups": [G0, G1], "row": R}       Parquet: row groups G0..G1-1, the first row row R
+
+Boundaries fall on line starts (a JSONL part never cuts a record) and row-group edges, and every part knows the
+line or row it starts at, so the records' positions, ids and order are those of reading the file whole: the
+output of a split run equals that of the one-task run. Compressed files are read whole (a gzip or zstd stream
+cannot be entered in the middle); so are files no larger than the split size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: First bytes of the compressed formats: a ``.jsonl`` that starts with one of these is not split.
+COMPRESSION_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ\x00")
+SPLITTABLE_JSONL = (".jsonl", ".ndjson")
+_BLOCK = 8 << 20
+
+Part = str | dict[str, Any]
+
+
+def part_path(part: Part) -> str:
+    """The file a part belongs to."""
+    return part if isinstance(part, str) else part["path"]
+
+
+def _jsonl_parts(path: Path, rel: str, size: int, split_bytes: int) -> list[Part]:
+    """Cuts at the first line start at or after each multiple of SPLIT_BYTES, counting lines on the way
+    (one sequential read of the file, at memory speed)."""
+    with open(path, "rb") as f:
+        if f.read(6).startswith(COMPRESSION_MAGIC):
+            return [rel]
+        f.seek(0)
+        cuts, lines, offset = [(0, 1)], 0, 0
+        target = split_bytes
+        while block := f.read(_BLOCK):
+            while target < offset + len(block):
+                newline = block.find(b"\n", max(target - offset - 1, 0))
+                if newline < 0:
+                    break  # the line goes on in the next block
+                cut = offset + newline + 1
+                if cut < size:
+                    cuts.append((cut, lines + block.count(b"\n", 0, newline + 1) + 1))
+                target = max(target + split_bytes, cut + 1)
+            lines += block.count(b"\n")
+            offset += len(block)
+    ends = [start for start, _ in cuts[1:]] + [size]
+    return [{"path": rel, "bytes": [start, end], "line": line} for (start, line), end in zip(cuts, ends, strict=True)]
+
+
+def _parquet_parts(path: Path, rel: str, split_bytes: int) -> list[Part]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pa.ArrowException, OSError):
+        return [rel]  # unreadable: the reader reports it, whole
+    parts, first, row, size, rows = [], 0, 0, 0, 0
+    for group in range(meta.num_row_groups):
+        rg = meta.row_group(group)
+        if size and size + rg.total_byte_size > split_bytes:
+            parts.append({"path": rel, "row_groups": [first, group], "row": row})
+            first, row, size = group, rows, 0
+        size += rg.total_byte_size
+        rows += rg.num_rows
+    parts.append({"path": rel, "row_groups": [first, meta.num_row_groups], "row": row})
+    return parts if len(parts) > 1 else [rel]
+
+
+def split_inputs(root: Path, rel_paths: list[str], split_bytes: int) -> list[Part]:
+    """The parts of the local files ROOT/REL_PATHS, in order: a file larger than SPLIT_BYTES (uncompressed JSONL,
+    or Parquet with several row groups) becomes several parts; 0 disables splitting."""
+    parts: list[Part] = []
+    for rel in rel_paths:
+        path = root / rel
+        size = path.stat().st_size
+        if split_bytes <= 0 or size <= split_bytes:
+            parts.append(rel)
+        elif rel.lower().endswith(SPLITTABLE_JSONL):
+            parts += _jsonl_parts(path, rel, size, split_bytes)
+        elif rel.lower().endswith(".parquet"):
+            parts += _parquet_parts(path, rel, split_bytes)
+        else:
+            parts.append(rel)
+    return parts
+
+
+class InputOrder:
+    """Exact dedup's document priority: earlier parts of the input first, so that of exact copies the one first
+    in input order is kept, however the input is split into tasks (datatrove keeps the highest priority, then the
+    lowest index within a task; priorities are 16-bit, so parts beyond the 65,534th share the lowest)."""
+
+    def __init__(self, parts: list[Part]):
+        self.starts: dict[str, list[tuple[int, int]]] = {}
+        for k, part in enumerate(parts):
+            start = 0 if isinstance(part, str) else part.get("line", part.get("row", 0))
+            self.starts.setdefault(part_path(part), []).append((start, k))
+
+    def __call__(self, doc) -> int:
+        import bisect
+
+        starts = self.starts.get(doc.metadata.get("source"), [(0, 65534)])
+        position = doc.metadata.get("position") or 0
+        k = starts[max(bisect.bisect_right(starts, (position, float("inf"))) - 1, 0)][1]
+        return 65535 - min(k, 65534)
