@@ -59,10 +59,14 @@ def _check_fraction(owner: str, name: str, value: float | None) -> None:
 class ReaderConfig:
     max_doc_bytes: int = 2_000_000
     """Records larger than this (bytes) are excluded as `reader:too_large`; 0 disables the limit."""
-    text_key: str = "text"
-    """JSONL/Parquet field holding the text."""
-    id_key: str = "id"
-    """JSONL/Parquet field holding the id; records without one get `<file>:<line>`."""
+    text_key: str | None = None
+    """JSONL/Parquet/Arrow field holding the text, a dotted path into nested records (`content`);
+    None: the file's layout decides (curation/layouts.py: FineWeb, HPLT, OSCAR, CulturaX, Dolma, else `text`)."""
+    id_key: str | None = None
+    """Field holding the id (`warc_headers.warc-record-id`); None: the layout's, else `id`. Records without
+    one get `<file>:<line>`."""
+    url_key: str | None = None
+    """Field holding the URL (`warc_headers.warc-target-uri`); None: the layout's, else `url`."""
     split_bytes: int = 128 << 20
     """An uncompressed JSONL file or a Parquet file larger than this is read by several tasks, one part each
     (cut at line starts / row groups; the output equals reading it whole); 0 reads every file whole."""
@@ -72,6 +76,10 @@ class ReaderConfig:
             raise ValueError(f"reader.max_doc_bytes must be >= 0, got {self.max_doc_bytes}")
         if self.split_bytes < 0:
             raise ValueError(f"reader.split_bytes must be >= 0, got {self.split_bytes}")
+        for name in ("text_key", "id_key", "url_key"):
+            key = getattr(self, name)
+            if key is not None and (not key or any(not part for part in key.split("."))):
+                raise ValueError(f"reader.{name} must be a field name or a dotted path (a.b.c), got {key!r}")
 
 
 @dataclass(kw_only=True, slots=True)

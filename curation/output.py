@@ -1,7 +1,12 @@
 """The curated/excluded Parquet contract, and publishing a finished run atomically.
 
-`curated`:  id, text, url, source, source_id, position, lang, lang_score, minhash_cluster_size
+`curated`:  id, text, url, source, source_id, position, lang, lang_score, minhash_cluster_size,
+            date, dump, source_language_score, source_cluster_size
 `excluded`: the same columns plus filter_reason (`<step>:<rule>`, `exact_duplicate`, `minhash_duplicate`)
+
+The last four are the input's own metadata where its layout has them (curation/layouts.py), else null: `date`
+(its crawl date or timestamp, as text), `dump` (its crawl or collection: FineWeb's dump, HPLT's collection,
+CulturaX's and Dolma's source), `source_language_score` and `source_cluster_size` (FineWeb-2's).
 
 `source` is the input file, `position` where the record starts in it (JSONL line from 1, Parquet row from 0,
 WARC byte offset), `source_id` the input's own id (null when it had none). `id` is unique across curated and
@@ -27,6 +32,7 @@ from common.files import atomic_path
 from common.freshness import record_stage
 from common.layout import BATCH_ROWS, RunLayout
 from common.paths import glob_literal
+from curation.layouts import METADATA_FIELDS
 from curation.splits import part_path
 
 CURATED_SCHEMA = pa.schema(
@@ -40,6 +46,11 @@ CURATED_SCHEMA = pa.schema(
         ("lang", pa.string()),
         ("lang_score", pa.float64()),
         ("minhash_cluster_size", pa.int64()),
+        # the input's own metadata, where its layout has it (curation/layouts.py); null otherwise
+        ("date", pa.string()),
+        ("dump", pa.string()),
+        ("source_language_score", pa.float64()),
+        ("source_cluster_size", pa.int64()),
     ]
 )
 EXCLUDED_SCHEMA = CURATED_SCHEMA.append(pa.field("filter_reason", pa.string()))
@@ -77,6 +88,7 @@ def flat_record(doc: Document) -> dict:
         "lang": meta.get("lang"),
         "lang_score": float(score) if score is not None else None,
         "minhash_cluster_size": size,
+        **{name: meta.get(name) for name in METADATA_FIELDS},
     }
 
 

@@ -96,6 +96,7 @@ def filter_steps(
             max_doc_bytes=config.reader.max_doc_bytes,
             text_key=config.reader.text_key,
             id_key=config.reader.id_key,
+            url_key=config.reader.url_key,
             doc_progress=progress,
         ),
         DropRejected(exclusion_writer=excluded_writer(out, "reader")),

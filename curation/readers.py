@@ -26,13 +26,15 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from loguru import logger
 
+from curation.arrow_files import ARROW_SUFFIXES, arrow_batches
+from curation.layouts import FileFields
 from curation.splits import Part
 from curation.warc import WarcDamage, WarcRecord, warc_records
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
-INPUT_SUFFIXES = WARC_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
+INPUT_SUFFIXES = WARC_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES + ARROW_SUFFIXES
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 EXCERPT_CHARS = 65_536  # how much of a rejected record's text is kept in `excluded`
 BOM = b"\xef\xbb\xbf"
@@ -44,7 +46,8 @@ _STREAM_ERRORS = (EOFError, zlib.error, OSError)
 
 def input_format(path: str) -> str | None:
     name = path.lower()
-    for fmt, suffixes in (("warc", WARC_SUFFIXES), ("jsonl", JSONL_SUFFIXES), ("parquet", PARQUET_SUFFIXES)):
+    formats = (("warc", WARC_SUFFIXES), ("jsonl", JSONL_SUFFIXES), ("parquet", PARQUET_SUFFIXES))
+    for fmt, suffixes in (*formats, ("arrow", ARROW_SUFFIXES)):
         if name.endswith(suffixes):
             return fmt
     return None
@@ -105,13 +108,19 @@ class CrawlReader(BaseDiskReader):
         *,
         files: list[str] | None = None,
         max_doc_bytes: int = 2_000_000,
-        text_key: str = "text",
-        id_key: str = "id",
+        text_key: str | None = None,
+        id_key: str | None = None,
+        url_key: str | None = None,
         doc_progress: bool = False,
     ):
-        super().__init__(data_folder, paths_file, text_key=text_key, id_key=id_key, doc_progress=doc_progress)
+        super().__init__(
+            data_folder, paths_file, text_key=text_key or "text", id_key=id_key or "id", doc_progress=doc_progress
+        )
         self.files = list(files) if files is not None else None
         self.max_doc_bytes = max_doc_bytes
+        # explicit field paths; None: the file's layout decides (curation/layouts.py)
+        self.keys = {"text_key": text_key, "id_key": id_key, "url_key": url_key}
+        self._fields: FileFields | None = None
 
     def input_files(self) -> list[Part]:
         if self.files is not None:
@@ -176,6 +185,8 @@ class CrawlReader(BaseDiskReader):
             yield from self._read_jsonl(filepath)
         elif fmt == "parquet":
             yield from self._read_parquet(filepath)
+        elif fmt == "arrow":
+            yield from self._read_arrow(filepath)
         else:
             logger.error(f"{filepath}: not a WARC, JSONL or Parquet file; skipped")
             yield self._reject(filepath, f"{filepath}#0", 0, "unsupported_format")
@@ -277,17 +288,21 @@ class CrawlReader(BaseDiskReader):
             return self._reject(path, fallback, line_no, "not_an_object", line)
         return self._record_from_dict(path, fallback, line_no, data)
 
+    def _file_fields(self, path: str, keys) -> FileFields:
+        """The fields of PATH's records, chosen from KEYS (its first record's, or its columns) once per file."""
+        if self._fields is None or self._fields.path != path:
+            self._fields = FileFields(path, keys, **self.keys)
+        return self._fields
+
     def _record_from_dict(self, path: str, fallback_id: str, position: int, data: dict) -> Document:
-        source_id = data.get(self.id_key)
-        source_id = None if source_id is None or source_id == "" else str(source_id)
-        url = data.get("url")
-        url = str(url) if url is not None else None
-        text = data.get(self.text_key)
+        fields = self._file_fields(path, data.keys())
+        source_id, url = fields.scalar(data, "id"), fields.scalar(data, "url")
+        text = fields.text(data)
         if not all(utf8_size(s) is not None for s in (source_id or "", url or "")):
-            return self._reject(path, fallback_id, position, "invalid_unicode", text if isinstance(text, str) else "")
+            return self._reject(path, fallback_id, position, "invalid_unicode", text or "")
         id_ = source_id or fallback_id
-        meta = {"url": url, "source_id": source_id}
-        if not isinstance(text, str):
+        meta = {"url": url, "source_id": source_id, **fields.metadata(data)}
+        if text is None:
             return self._reject(path, id_, position, "no_text", **meta)
         if not text.strip():
             return self._reject(path, id_, position, "empty_text", **meta)
@@ -297,6 +312,34 @@ class CrawlReader(BaseDiskReader):
         if self._oversized(n_bytes):
             return self._reject(path, id_, position, "too_large", text, **meta)
         return self._doc(text, id_, path, "text", position, **meta)
+
+    def _table_columns(self, path: str, names: list[str]) -> list[str]:
+        """The columns of a Parquet or Arrow file to load; a file without its text column is logged once (its
+        rows then become `reader:no_text`)."""
+        fields = self._file_fields(path, names)
+        text_paths = fields.paths["text"]
+        if not any(p == n or p.startswith(f"{n}.") for p in text_paths for n in names):
+            fields.report_missing_text(names)
+        return fields.columns() or names[:1]
+
+    def _read_arrow(self, path: str) -> Iterator[Document]:
+        import pyarrow as pa
+
+        row = 0
+        with self.data_folder.open(path, "rb") as f:
+            try:
+                schema, batches = arrow_batches(f)
+                columns = self._table_columns(path, schema.names)
+                for batch in batches:
+                    for data in batch.select(columns).to_pylist():
+                        fallback = f"{path}:{row}"
+                        yield self._isolated(
+                            partial(self._record_from_dict, path, fallback, row, data), path, fallback, row
+                        )
+                        row += 1
+            except (pa.ArrowException, OSError, EOFError) as e:
+                logger.error(f"{path}: not a readable Arrow file from row {row} ({e}); the rest is excluded")
+                yield self._reject(path, f"{path}:{row}:corrupt_arrow", row, "corrupt_arrow")
 
     def _read_parquet(self, path: str, *, row_groups: range | None = None, first_row: int = 0) -> Iterator[Document]:
         """The rows of PATH, or of its ROW_GROUPS (the first of them row FIRST_ROW)."""
@@ -311,13 +354,7 @@ class CrawlReader(BaseDiskReader):
                 logger.error(f"{path}: not a readable Parquet file ({e}); excluded")
                 yield self._reject(path, f"{path}:0:corrupt_parquet", 0, "corrupt_parquet")
                 return
-            names = pf.schema_arrow.names
-            if self.text_key not in names:
-                logger.error(
-                    f"{path}: no '{self.text_key}' column (columns: {names}); "
-                    f"its {pf.metadata.num_rows} rows are excluded"
-                )
-            columns = [c for c in (self.text_key, self.id_key, "url") if c in names] or names[:1]
+            columns = self._table_columns(path, pf.schema_arrow.names)
             start = first_row
             for group in row_groups if row_groups is not None else range(pf.metadata.num_row_groups):
                 end = start + pf.metadata.row_group(group).num_rows

@@ -79,6 +79,11 @@ def curate(
     slurm_partition: Annotated[str, typer.Option(help="Slurm partition.")] = "cpu",
     slurm_time: Annotated[str, typer.Option(help="Slurm time limit per task.")] = "12:00:00",
     dry_run: Annotated[bool, typer.Option(help="Slurm: write the sbatch scripts, do not submit.")] = False,
+    text_key: Annotated[
+        str | None, typer.Option(help="JSONL/Parquet field of the text, a dotted path (default: by layout).")
+    ] = None,
+    id_key: Annotated[str | None, typer.Option(help="Field of the id, e.g. warc_headers.warc-record-id.")] = None,
+    url_key: Annotated[str | None, typer.Option(help="Field of the URL, e.g. warc_headers.warc-target-uri.")] = None,
 ) -> None:
     """Extract, normalize, language-identify, quality-filter and deduplicate Hebrew web text."""
     from curation.executors import SlurmOptions
@@ -89,6 +94,11 @@ def curate(
     if executor not in ("local", "ray", "slurm"):
         raise typer.BadParameter(f"--executor must be local, ray or slurm, not {executor!r}")
     cfg = load_recipe(recipe).curation
+    try:
+        reader = _replace(cfg.reader, text_key=text_key, id_key=id_key, url_key=url_key)
+    except ValueError as e:
+        raise typer.BadParameter(str(e).replace("reader.", "--").replace("_key", "-key")) from None
+    cfg = dataclasses.replace(cfg, reader=reader)
     slurm = SlurmOptions(
         partition=slurm_partition,
         time=slurm_time,

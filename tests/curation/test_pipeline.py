@@ -39,6 +39,10 @@ def test_every_record_accounted_for_with_the_contract_columns(crawl, curated_run
         "lang",
         "lang_score",
         "minhash_cluster_size",
+        "date",
+        "dump",
+        "source_language_score",
+        "source_cluster_size",
     ]
     exc = con.sql(f"SELECT * FROM read_parquet('{run}/excluded/*.parquet')")
     assert exc.columns[-1] == "filter_reason"

@@ -38,6 +38,10 @@ def _write_run(root: Path, docs: list[tuple[str, str]], files: int = 3) -> Path:
                 "lang": ["he"] * n,
                 "lang_score": [0.98] * n,
                 "minhash_cluster_size": [1] * n,
+                "date": [f"2024-01-{i % 28 + 1:02d}" for i in range(n)],
+                "dump": ["CC-MAIN-2024-10"] * n,
+                "source_language_score": [0.9] * n,
+                "source_cluster_size": list(range(n)),
             },
             schema=CURATED_SCHEMA,
         )
@@ -85,6 +89,10 @@ def test_score_run(tmp_path, htb_lm, realistic_docs) -> None:
     assert curated.schema.field("perplexity").type == pa.float64()
     assert curated.schema.field("phase").type == pa.int8()
     assert excluded.schema.names == [*CURATED_SCHEMA.names, "filter_reason"]
+    # the input's metadata columns come through scoring with their values
+    assert set(curated["dump"].to_pylist()) == {"CC-MAIN-2024-10"}
+    assert set(excluded["source_language_score"].to_pylist()) == {0.9}
+    assert None not in curated["date"].to_pylist() + curated["source_cluster_size"].to_pylist()
     texts = dict(realistic_docs)
     assert all(texts[i] == t for i, t in zip(curated["id"].to_pylist(), curated["text"].to_pylist(), strict=True))
 
