@@ -28,8 +28,9 @@ def _config(name: str, split: str, paths: list[str]) -> list[str]:
 def card_text(manifest: dict) -> str:
     """The card for a shard folder described by ``manifest`` (paths relative to the folder)."""
     configs: list[str] = []
-    for k in PHASES:
-        configs += _config(f"phase-{k}", "train", [f["path"] for f in manifest["phases"][str(k)]["files"]])
+    for k in PHASES:  # a phase without rows has no files, and no config (datasets cannot read an empty one)
+        if paths := [f["path"] for f in manifest["phases"][str(k)]["files"]]:
+            configs += _config(f"phase-{k}", "train", paths)
     configs += _config("eval", "test", [manifest["eval"]["anchor"]["path"]])
     rows = []
     for k in PHASES:
