@@ -5,6 +5,12 @@ Every record needs a ``text`` field (a string); records whose text is null, empt
 skipped. Each record keeps its position in its file (``record``), which makes anchor ids stable:
 ``anchor:<source>:<record>`` where ``source`` is the file name without its suffixes (made unique).
 
+``check_anchors(anchors, hebrew_texts)`` reads every anchor file once and decides which documents stay out of
+the pool, each with a counted reason: ``hebrew_duplicate`` (the same text as a curated Hebrew document, compared
+after whitespace normalisation, so no document is both an anchor and a Hebrew row) and ``language:<label>``
+(fastText lid.176, the model curation uses, does not rank English first). A file in which more than half of the
+documents are not English is refused (``AnchorError``): it is not an English anchor file.
+
 ``write_sample_anchors(out)`` writes an English anchor set from text every Python installs: the standard
 library's ``pydoc_data.topics`` (the language reference behind ``help()``), ~65k words in paragraph documents.
 """
@@ -12,12 +18,16 @@ library's ``pydoc_data.topics`` (the language reference behind ``help()``), ~65k
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from common.errors import HebatronError
 from common.files import InputError, expand_files, write_bytes_atomic
@@ -28,12 +38,16 @@ __all__ = [
     "ANCHOR_SUFFIXES",
     "AnchorError",
     "AnchorFile",
+    "check_anchors",
     "discover_anchors",
     "iter_anchor_batches",
+    "language_model",
     "write_sample_anchors",
 ]
 
 ANCHOR_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+MAX_NOT_ENGLISH = 0.5
+"""A file in which more than this share of the documents is not English is refused, not filtered."""
 
 
 class AnchorError(HebatronError, ValueError):
@@ -46,6 +60,8 @@ class AnchorFile:
     source: str
     """Short unique name used in anchor ids."""
     format: Literal["jsonl", "parquet"]
+    excluded: frozenset[int] = field(default=frozenset(), compare=False)
+    """Record numbers kept out of the pool (``check_anchors``)."""
 
 
 def _suffix(name: str) -> str | None:
@@ -91,11 +107,101 @@ def iter_anchor_batches(anchor: AnchorFile, batch_rows: int = BATCH_ROWS) -> Ite
             anchor.path, batch_rows=batch_rows, what="anchor file", allow_empty=False
         ):
             any_text = True
+            if anchor.excluded:
+                kept = [j for j, r in enumerate(records) if r not in anchor.excluded]
+                if not kept:
+                    continue
+                records, texts = [records[j] for j in kept], [texts[j] for j in kept]
             yield records, texts
     except RecordError as e:
         raise AnchorError(str(e)) from None
     if not any_text:
         raise AnchorError(f"{anchor.path}: anchor file holds no text (every 'text' is null or blank)")
+
+
+def text_digest(text: str) -> int:
+    """A 64-bit hash of ``text`` with its whitespace normalised (runs collapsed to one space, ends stripped)."""
+    data = " ".join(text.split()).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _digests(texts: Iterable[str]) -> np.ndarray:
+    return np.fromiter((text_digest(t) for t in texts), dtype=np.uint64)
+
+
+def language_model() -> Path:
+    """The lid.176 model curation uses (``$HEBATRON_LID_MODEL`` or the virtualenv's copy)."""
+    from curation.language import lid_model_path
+
+    try:
+        return lid_model_path()
+    except FileNotFoundError as e:
+        raise AnchorError(f"cannot check the anchor files' language: {e}") from None
+
+
+def _english_predictor() -> Callable[[str], str]:
+    """``label(text)``: lid.176's first label for ``text`` (``unscorable`` for text fastText cannot take)."""
+    from datatrove.data import Document
+
+    from curation.language import LocalFT176, scorable
+
+    predictor = LocalFT176(language_model(), k=1)
+
+    def label(text: str) -> str:
+        if not scorable(text):
+            return "unscorable"
+        (lang, _), _ = predictor.predict(Document(text=text, id=""))
+        return lang
+
+    return label
+
+
+def check_anchors(
+    anchors: list[AnchorFile], hebrew_texts: Iterable[list[str]], advance: Callable[[int], None] | None = None
+) -> tuple[list[AnchorFile], dict[str, int]]:
+    """The anchor files with the documents that must stay out of the pool marked (``AnchorFile.excluded``), and
+    the count per reason. ``hebrew_texts``: batches of the curated Hebrew texts (read only when an anchor file
+    passed the language check). Raises ``AnchorError`` for a file that is mostly not English, and for the
+    errors ``iter_anchor_batches`` raises."""
+    label = _english_predictor()
+    reasons: list[dict[int, str]] = []
+    records: list[np.ndarray] = []
+    digests: list[np.ndarray] = []
+    for anchor in anchors:
+        found: dict[int, str] = {}
+        seen, file_records, file_digests = 0, [], []
+        for batch_records, texts in iter_anchor_batches(anchor):
+            seen += len(texts)
+            for record, text in zip(batch_records, texts, strict=True):
+                if (lang := label(text)) != "en":
+                    found[record] = f"language:{lang}"
+            file_records.append(np.asarray(batch_records, dtype=np.int64))
+            file_digests.append(_digests(texts))
+        if len(found) > MAX_NOT_ENGLISH * seen:
+            top = ", ".join(f"{k.split(':', 1)[1]}: {n}" for k, n in Counter(found.values()).most_common(3))
+            raise AnchorError(
+                f"{anchor.path}: {len(found)} of {seen} anchor documents are not English ({top}); anchors must be "
+                "English text (a Hebrew corpus is an input of `hebatron curate`, not an anchor)"
+            )
+        reasons.append(found)
+        records.append(np.concatenate(file_records))
+        digests.append(np.concatenate(file_digests))
+        if advance is not None:
+            advance(1)
+    pool = np.unique(np.concatenate(digests)) if digests else np.zeros(0, np.uint64)
+    shared: set[int] = set()
+    for texts in hebrew_texts:
+        batch = _digests(t for t in texts if t)
+        shared.update(batch[np.isin(batch, pool)].tolist())
+    out: list[AnchorFile] = []
+    counts: Counter[str] = Counter()
+    for anchor, found, file_records, file_digests in zip(anchors, reasons, records, digests, strict=True):
+        if shared:
+            dup = np.isin(file_digests, np.fromiter(shared, dtype=np.uint64))
+            found.update(dict.fromkeys(file_records[dup].tolist(), "hebrew_duplicate"))
+        counts.update(found.values())
+        out.append(replace(anchor, excluded=frozenset(found)))
+    return out, dict(sorted(counts.items()))
 
 
 def sample_anchor_documents(min_words: int = 80) -> list[dict]:

@@ -2,14 +2,16 @@
 
 Steps (every input is streamed in batches):
 
-1. check the run is scored (``phase`` in every curated file, ``RUN/cutoffs.json``) and read the anchor files
-   once (errors name the file and line);
+1. check the run is scored (``phase`` in every curated file, ``RUN/cutoffs.json``) and check the anchor files
+   (errors name the file and line): a file mostly not English is refused; a non-English document or one that
+   is also a curated Hebrew document is left out of the pool, counted per reason (``anchors_excluded``);
 2. the tokenizer: train a byte-level BPE on a seeded sample of the Hebrew and the anchor text, or take the
    user's ``tokenizer.json`` / SentencePiece ``.model`` (copied into the run either way);
 3. count tokens (+1 end-of-document token per document) of every anchor and every Hebrew document;
 4. draw anchors per phase to hit the anchor share (``shards.mix``), give every row a seeded shuffled position;
 5. stream Hebrew and anchors again into the shuffle writer (``shards.spill``), write each shard;
-6. write ``manifest.json`` (and ``plan.json``: what produced it) and move ``tokenizer/`` and ``shards/`` into
+6. write ``manifest.json`` (and ``plan.json``: what produced it), the dataset card ``README.md`` (one
+   Hugging Face ``datasets`` config per phase and one for the eval set) and move ``tokenizer/`` and ``shards/`` into
    place — built in ``RUN/.shards.tmp-<pid>/``, so a reader never sees a half-written ``RUN/shards/``.
 
 Memory: per Hebrew document 25 bytes (phase, tokens, characters, row in phase), per anchor document 16 bytes,
@@ -39,7 +41,8 @@ from common.files import file_sha256, run_lock, staging_dir, swap_into_place, wr
 from common.freshness import check_fresh, current_sha256, record_stage, recorded_files, recorded_outputs
 from common.layout import BATCH_ROWS, PHASES, read_json
 from common.progress import progress_bar
-from shards.anchors import AnchorFile, discover_anchors, iter_anchor_batches
+from shards.anchors import AnchorFile, check_anchors, discover_anchors, iter_anchor_batches, language_model
+from shards.card import write_card
 from shards.config import ShardConfig
 from shards.mix import PhaseDraw, draw_anchors, shuffle_positions
 from shards.spill import ShuffleWriter
@@ -47,7 +50,7 @@ from shards.tokenizer import TextTokenizer, load_tokenizer, train_bpe
 
 __all__ = ["PHASES", "RunNotScoredError", "scored_files", "shard_run"]
 
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 
 
 class RunNotScoredError(HebatronError, FileNotFoundError):
@@ -134,11 +137,7 @@ def _tokenizer(
         dest.parent.mkdir(parents=True)
         shutil.copyfile(user.path, dest)
         return type(user)(dest, name=user.name)
-    anchor_chars = 0
-    advance = start("reading anchors", len(anchors))
-    for anchor in anchors:  # also validates every anchor file before any long work
-        anchor_chars += sum(len(t) for _, texts in iter_anchor_batches(anchor) for t in texts)
-        advance(1)
+    anchor_chars = sum(len(t) for anchor in anchors for _, texts in iter_anchor_batches(anchor) for t in texts)
     done = start("training tokenizer", 1)
     name = f"hebatron-bpe-{config.vocab_size // 1000}k-he-en-seed{config.seed}"
     tok = train_bpe(
@@ -162,6 +161,8 @@ def _count_anchors(anchors: list[AnchorFile], tok: TextTokenizer, advance) -> _P
             tokens.append(_count_tokens(tok, texts))
             chars.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
         advance(1)
+    if not tokens:  # every anchor document was left out
+        return _Pool(np.zeros(0, np.int64), np.zeros(0, np.int64))
     return _Pool(np.concatenate(tokens), np.concatenate(chars))
 
 
@@ -304,6 +305,7 @@ def _plan(
         "curated": [[p.name, current_sha256(p)] for p in files],
         "cutoffs_sha256": current_sha256(run_dir / "cutoffs.json"),
         "anchors": [[a.source, file_sha256(a.path)] for a in anchors],
+        "language_model_sha256": current_sha256(language_model()),
         "recipe": recipe,
         "libraries": {"pyarrow": pa.__version__, "tokenizers": tokenizers.__version__},
     }
@@ -330,7 +332,7 @@ def _record(run_dir: Path, files: list[Path], manifest: dict) -> None:
     """Shard's record: it read the scored files and the cutoffs; it wrote the manifest (which lists every shard
     with its sha256), the held-out anchors and the tokenizer."""
     shards = run_dir / "shards"
-    written = [shards / "manifest.json", shards / manifest["eval"]["anchor"]["path"]]
+    written = [shards / "manifest.json", shards / "README.md", shards / manifest["eval"]["anchor"]["path"]]
     written.append(run_dir / manifest["tokenizer"]["path"])
     record_stage(run_dir, "shard", reads=[*files, run_dir / "cutoffs.json"], writes=written)
 
@@ -367,6 +369,11 @@ def shard_run(
         cutoffs = read_json(run_dir / "cutoffs.json", rerun=f"re-run `hebatron score {run_dir}`").get("cutoffs")
         n_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         with staging_dir(run_dir, "shards") as staging, progress_bar(progress) as start:
+            anchor_files, anchors_excluded = check_anchors(
+                anchor_files,
+                (b.column(0).to_pylist() for f in files for b in _iter_curated(f, ["text"])),
+                start("checking anchors", len(anchor_files)),
+            )
             tok = _tokenizer(staging, files, anchor_files, config, start)
             pool = _count_anchors(anchor_files, tok, start("counting anchor tokens", len(anchor_files)))
             hebrew = _count_hebrew(files, tok, start("counting Hebrew tokens", n_docs))
@@ -427,6 +434,7 @@ def shard_run(
             }
             manifest = {
                 "phases": phases,
+                "anchors_excluded": anchors_excluded,
                 "cutoffs": cutoffs,
                 "recipe": recipe,
                 "tokenizer": tokenizer,
@@ -440,6 +448,7 @@ def shard_run(
             shutil.rmtree(staging / "spill", ignore_errors=True)
             write_json_atomic(out / "manifest.json", manifest)
             write_json_atomic(out / "plan.json", plan)
+            write_card(out, manifest)
             swap_into_place(staging / "tokenizer", run_dir / "tokenizer")
             swap_into_place(out, run_dir / "shards")
             _record(run_dir, files, manifest)

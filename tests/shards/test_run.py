@@ -98,7 +98,8 @@ def test_anchor_rows(sharded, anchors) -> None:
 def test_manifest_schema_and_files(sharded, scored_run) -> None:
     run, manifest = sharded
     assert manifest == json.loads((run / "shards" / "manifest.json").read_text())
-    assert set(manifest) == {"phases", "cutoffs", "recipe", "tokenizer", "eval"}
+    assert set(manifest) == {"phases", "cutoffs", "recipe", "tokenizer", "eval", "anchors_excluded"}
+    assert manifest["anchors_excluded"] == {}  # the English sample set loses nothing
     assert manifest["cutoffs"] == json.loads((scored_run / "cutoffs.json").read_text())["cutoffs"]
     assert manifest["recipe"] == RECIPE
     tok = manifest["tokenizer"]
