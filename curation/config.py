@@ -245,3 +245,24 @@ class CurationConfig:
     """Quality filters."""
     dedup: DedupConfig = field(default_factory=DedupConfig)
     """Exact and MinHash deduplication."""
+    visual_order: VisualOrderConfig = field(default_factory=lambda: VisualOrderConfig())
+    """Visual-order (reversed) Hebrew, restored or excluded."""
+
+
+@dataclass(kw_only=True, slots=True)
+class VisualOrderConfig:
+    enabled: bool = True
+    """Detect visual-order (reversed) Hebrew after extraction; restore it, or exclude it as `reader:visual_order`."""
+    threshold: float = 0.5
+    """Share of visual-order word edges (a final letter first) above which a page is visual; calibrated by
+    tests/curation/test_visual_order.py on pages generated from HTB train text (0.48 there)."""
+    min_evidence: int = 3
+    """Fewest telling word edges before a page is judged at all; shorter pages are left as they are."""
+    max_restored_score: float = 0.2
+    """Most visual-order share a restored page may keep; above it the page cannot be restored and is excluded."""
+
+    def __post_init__(self) -> None:
+        _check_fraction("visual_order", "threshold", self.threshold)
+        _check_fraction("visual_order", "max_restored_score", self.max_restored_score)
+        if self.min_evidence < 1:
+            raise ValueError(f"visual_order.min_evidence must be >= 1, got {self.min_evidence}")
