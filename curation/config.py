@@ -258,11 +258,16 @@ class VisualOrderConfig:
     tests/curation/test_visual_order.py on pages generated from HTB train text (0.48 there)."""
     min_evidence: int = 3
     """Fewest telling word edges before a page is judged at all; shorter pages are left as they are."""
-    max_restored_score: float = 0.2
-    """Most visual-order share a restored page may keep; above it the page cannot be restored and is excluded."""
+    max_logical_score: float = 0.2
+    """Most visual-order share of a page that reads as logical. A page between this and `threshold` (reversed
+    and logical text run together), or a restored page still above it, is excluded as `reader:visual_order`."""
 
     def __post_init__(self) -> None:
         _check_fraction("visual_order", "threshold", self.threshold)
-        _check_fraction("visual_order", "max_restored_score", self.max_restored_score)
+        _check_fraction("visual_order", "max_logical_score", self.max_logical_score)
+        if self.max_logical_score > self.threshold:
+            raise ValueError(
+                f"visual_order.max_logical_score ({self.max_logical_score}) exceeds threshold ({self.threshold})"
+            )
         if self.min_evidence < 1:
             raise ValueError(f"visual_order.min_evidence must be >= 1, got {self.min_evidence}")

@@ -13,9 +13,9 @@ screen from left to right. It reverses the line, keeps runs of Latin words and n
 `12:30` `1995-2000` and its `%` `$`), and swaps mirrored brackets back. What it cannot know: a number
 directly followed by a Latin word (`5 iPhone`) is displayed as `iPhone 5` and is restored as that; explicit
 embeddings, left-to-right paragraphs and lines wrapped before reversal (their order within a paragraph is
-kept, so a wrapped paragraph stays wrapped) are not modelled. After restoring, the page must read as
-logical text; one that still does not (logical and visual lines mixed, say) is excluded as
-`reader:visual_order`.
+kept, so a wrapped paragraph stays wrapped) are not modelled. On a visual page, lines that read as logical
+are kept as they are (pages mixing both exist). After restoring, the page must read as logical text; one that
+still does not (logical and visual text within one line, say) is excluded as `reader:visual_order`.
 
 The step runs right after HTML extraction: markup is logical even on visual pages, only the text is not.
 """
@@ -81,9 +81,15 @@ def _ltr_runs(line: str) -> list[tuple[int, int]]:
             i += 1
             continue
         has_l, end = False, i
-        while end < n and classes[end] in ("L", "EN"):
-            has_l |= classes[end] == "L"
-            end += 1
+
+        def consume(end: int) -> int:  # letters and digits, and the "%" after a number ("50%")
+            nonlocal has_l
+            while end < n and (classes[end] in ("L", "EN") or (classes[end] == "ET" and classes[end - 1] == "EN")):
+                has_l |= classes[end] == "L"
+                end += 1
+            return end
+
+        end = consume(end)
         while True:  # try to extend over the gap to the next L or EN
             k = end
             while k < n and classes[k] not in ("L", "EN", "R"):
@@ -98,13 +104,7 @@ def _ltr_runs(line: str) -> list[tuple[int, int]]:
                 joins = (has_l and line[end:k].isspace()) or (single_sep and classes[end - 1] in ("EN", "L"))
             if not joins:
                 break
-            end = k
-            while end < n and classes[end] in ("L", "EN"):
-                has_l |= classes[end] == "L"
-                end += 1
-        if classes[end - 1] == "EN":
-            while end < n and classes[end] == "ET":  # "50%"
-                end += 1
+            end = consume(k)
         runs.append((start, end))
         i = end
     return runs
@@ -128,8 +128,8 @@ def to_logical(text: str) -> str:
 
 class VisualOrder(BaseFilter):
     """Restores visual-order Hebrew to logical order (`metadata["visual_order"] = "restored"`, counted as
-    `visual_order_restored`), or excludes it as `reader:visual_order` when the restored text still does not
-    read as logical."""
+    `visual_order_restored`), or excludes it as `reader:visual_order` when it cannot be read as either order
+    or still does not read as logical once restored."""
 
     name = "🔃 Visual-order Hebrew"
 
@@ -137,16 +137,34 @@ class VisualOrder(BaseFilter):
         super().__init__(exclusion_writer)
         self.config = config or VisualOrderConfig()
 
-    def is_visual(self, text: str) -> bool:
+    def judge(self, text: str) -> str:
+        """ "logical", "visual" or "unclear" (enough evidence, but between the two)."""
         score, evidence = visual_score(text)
-        return evidence >= self.config.min_evidence and score > self.config.threshold
+        if evidence < self.config.min_evidence or score <= self.config.max_logical_score:
+            return "logical"
+        return "visual" if score > self.config.threshold else "unclear"
+
+    def is_visual(self, text: str) -> bool:
+        return self.judge(text) == "visual"
+
+    def restore(self, text: str) -> str:
+        """A visual page in logical order: each line that reads as visual, or that gives no sign either way, is
+        restored; a line that reads as logical (pages mixing both exist) is kept as it is."""
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            score, evidence = visual_score(line)
+            if not evidence or score >= self.config.threshold:
+                lines[i] = line_to_logical(line)
+        return "\n".join(lines)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        if not self.config.enabled or not self.is_visual(doc.text):
+        if not self.config.enabled:
             return True
-        restored = to_logical(doc.text)
-        score, _ = visual_score(restored)
-        if score > self.config.max_restored_score:
+        verdict = self.judge(doc.text)
+        if verdict == "logical":
+            return True
+        restored = self.restore(doc.text) if verdict == "visual" else doc.text
+        if visual_score(restored)[0] > self.config.max_logical_score:
             doc.metadata["visual_order"] = "unrestorable"
             return False, "reader:visual_order"
         doc.text = restored

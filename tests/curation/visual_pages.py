@@ -62,7 +62,9 @@ def render_visual(line: str) -> str:
         if i == len(line) or levels[i] != levels[start]:
             runs.append((line[start:i], levels[start]))
             start = i
-    return "".join(text if level == 2 else "".join(_MIRROR.get(c, c) for c in reversed(text)) for text, level in reversed(runs))
+    return "".join(
+        text if level == 2 else "".join(_MIRROR.get(c, c) for c in reversed(text)) for text, level in reversed(runs)
+    )
 
 
 def mixed_sentence(sentence: str, rng: random.Random) -> str:
