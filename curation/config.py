@@ -258,3 +258,29 @@ class CurationConfig:
     """Quality filters."""
     dedup: DedupConfig = field(default_factory=DedupConfig)
     """Exact and MinHash deduplication."""
+    visual_order: VisualOrderConfig = field(default_factory=lambda: VisualOrderConfig())
+    """Visual-order (reversed) Hebrew, restored or excluded."""
+
+
+@dataclass(kw_only=True, slots=True)
+class VisualOrderConfig:
+    enabled: bool = True
+    """Detect visual-order (reversed) Hebrew after extraction; restore it, or exclude it as `reader:visual_order`."""
+    threshold: float = 0.5
+    """Share of visual-order word edges (a final letter first) above which a page is visual; calibrated by
+    tests/curation/test_visual_order.py on pages generated from HTB train text (0.48 there)."""
+    min_evidence: int = 3
+    """Fewest telling word edges before a page is judged at all; shorter pages are left as they are."""
+    max_logical_score: float = 0.2
+    """Most visual-order share of a page that reads as logical. A page between this and `threshold` (reversed
+    and logical text run together), or a restored page still above it, is excluded as `reader:visual_order`."""
+
+    def __post_init__(self) -> None:
+        _check_fraction("visual_order", "threshold", self.threshold)
+        _check_fraction("visual_order", "max_logical_score", self.max_logical_score)
+        if self.max_logical_score > self.threshold:
+            raise ValueError(
+                f"visual_order.max_logical_score ({self.max_logical_score}) exceeds threshold ({self.threshold})"
+            )
+        if self.min_evidence < 1:
+            raise ValueError(f"visual_order.min_evidence must be >= 1, got {self.min_evidence}")

@@ -47,6 +47,7 @@ from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
 from curation.readers import CrawlReader, DropRejected
 from curation.splits import InputOrder
+from curation.visual import VisualOrder
 from curation.words import HEBREW_WORDS
 
 
@@ -101,6 +102,7 @@ def filter_steps(
         ),
         DropRejected(exclusion_writer=excluded_writer(out, "reader")),
         HtmlExtractor(config.extract, exclusion_writer=excluded_writer(out, "extraction")),
+        VisualOrder(config.visual_order, exclusion_writer=excluded_writer(out, "visual_order")),
         HebrewNormalizer(config.normalize),
         *([SymbolLinesFormatter()] if config.extract.remove_symbol_lines else []),
         LanguageID(config.language, exclusion_writer=excluded_writer(out, "language")),

@@ -27,6 +27,7 @@ from datatrove.pipeline.readers.base import BaseDiskReader
 from loguru import logger
 
 from curation.arrow_files import ARROW_SUFFIXES, arrow_batches
+from curation.charsets import python_codec
 from curation.layouts import FileFields
 from curation.splits import Part
 from curation.warc import WarcDamage, WarcRecord, warc_records
@@ -39,7 +40,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 EXCERPT_CHARS = 65_536  # how much of a rejected record's text is kept in `excluded`
 BOM = b"\xef\xbb\xbf"
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 # what a compressed stream raises where it is cut (EOFError) or corrupt (zlib.error, gzip.BadGzipFile: OSError)
 _STREAM_ERRORS = (EOFError, zlib.error, OSError)
 
@@ -56,7 +57,7 @@ def input_format(path: str) -> str | None:
 def declared_charset(content_type: str | None, payload: bytes) -> str | None:
     """The charset the server declared: HTTP Content-Type first, then a <meta> tag near the top."""
     if content_type:
-        m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", content_type, re.IGNORECASE)
+        m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:\-]+)", content_type, re.IGNORECASE)
         if m:
             return m.group(1).lower()
     m = _META_CHARSET.search(payload[:4096])
@@ -64,13 +65,15 @@ def declared_charset(content_type: str | None, payload: bytes) -> str | None:
 
 
 def decode_html(payload: bytes, charset: str | None) -> tuple[str, str] | None:
-    """Decode with the declared charset, then UTF-8; None when neither decodes the bytes cleanly."""
+    """Decode with the declared charset (browsers' labels included: `iso-8859-8-i` is ISO-8859-8, see
+    charsets.py), then UTF-8; None when neither decodes the bytes cleanly. Returns (text, label used)."""
     for candidate in (charset, "utf-8"):
-        if not candidate:
+        codec = python_codec(candidate)
+        if codec is None:
             continue
         try:
-            return payload.decode(candidate), candidate
-        except (UnicodeError, LookupError):  # bytes the codec refuses, a codec that refuses all, no such codec
+            return payload.decode(codec), candidate
+        except (UnicodeError, LookupError):  # bytes the codec refuses, a codec that refuses all
             continue
     return None
 
