@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from curation.run import CurationError, curate
 from tests.curation.helpers import write_jsonl
 
 BUCKET = "corpus"
@@ -93,7 +94,7 @@ def _input_documents(run: Path) -> int:
 
 def test_prefix_reads_the_same_rows_as_the_local_folder(s3_env, corpus, tmp_path):
     local_run, s3_run = tmp_path / "local", tmp_path / "s3"
-    assert run_cli(s3_env, "curate", str(corpus), "-o", str(local_run)).returncode == 0
+    curate([corpus], local_run)
     proc = run_cli(s3_env, "curate", f"s3://{BUCKET}/news/", "-o", str(s3_run))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert _input_documents(s3_run) == 15
@@ -106,21 +107,15 @@ def test_prefix_reads_the_same_rows_as_the_local_folder(s3_env, corpus, tmp_path
     assert plan["inputs"] == [f"s3://{BUCKET}/news/{n}" for n in names]
     assert [v[0] for v in plan["input_versions"].values()] == [(corpus / n).stat().st_size for n in names]
     assert all(v[1] for v in plan["input_versions"].values())  # an etag for each object
-
-    again = run_cli(s3_env, "curate", f"s3://{BUCKET}/news/", "-o", str(s3_run))
-    assert again.returncode == 0 and "already complete" in again.stdout
+    assert curate([f"s3://{BUCKET}/news/"], s3_run)["resumed"] == "already complete"
 
 
-def test_glob_and_single_object(s3_env, corpus, tmp_path):
-    proc = run_cli(s3_env, "curate", f"s3://{BUCKET}/news/*.jsonl*", "-o", str(tmp_path / "glob"))
+def test_a_glob_and_an_object(s3_env, corpus, tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli(s3_env, "curate", f"s3://{BUCKET}/news/*.jsonl", f"s3://{BUCKET}/news/sub/c.jsonl", "-o", str(run))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert _input_documents(tmp_path / "glob") == 10  # a.jsonl and b.jsonl.gz; not sub/, not notes.txt
-    assert {r[2] for r in _rows(tmp_path / "glob")} == {"a.jsonl", "b.jsonl.gz"}
-
-    proc = run_cli(s3_env, "curate", f"s3://{BUCKET}/news/sub/c.jsonl", "-o", str(tmp_path / "one"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert _input_documents(tmp_path / "one") == 5
-    assert {r[2] for r in _rows(tmp_path / "one")} == {"c.jsonl"}
+    assert _input_documents(run) == 10  # a.jsonl (the glob: not b.jsonl.gz, not sub/) and sub/c.jsonl
+    assert {r[2] for r in _rows(run)} == {"a.jsonl", "sub/c.jsonl"}
 
 
 def _one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -130,25 +125,28 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("s3://corpus/news/nope.jsonl", "error: input not found: s3://corpus/news/nope.jsonl"),
-        ("s3://corpus/elsewhere/", "error: input not found: s3://corpus/elsewhere/"),
-        ("s3://no-such-bucket/x/", "error: input not found: s3://no-such-bucket/x/"),
-        ("s3://corpus/news/*.parquet", "error: no input files"),
-        ("s3://corpus/news/notes.txt", "error: s3://corpus/news/notes.txt: unsupported input"),
-    ],
-)
-def test_a_url_that_names_no_input_is_one_error_line(s3_env, corpus, tmp_path, url, message):
-    line = _one_error_line(run_cli(s3_env, "curate", url, "-o", str(tmp_path / "run")))
-    assert line.startswith(message)
+def test_a_missing_key_is_one_error_line(s3_env, corpus, tmp_path):
+    line = _one_error_line(run_cli(s3_env, "curate", f"s3://{BUCKET}/news/nope.jsonl", "-o", str(tmp_path / "run")))
+    assert line == f"error: input not found: s3://{BUCKET}/news/nope.jsonl"
     assert not (tmp_path / "run").exists()
 
 
-def test_local_and_remote_inputs_together_are_refused(s3_env, corpus, tmp_path):
-    line = _one_error_line(run_cli(s3_env, "curate", str(corpus), f"s3://{BUCKET}/news/", "-o", str(tmp_path / "r")))
-    assert str(corpus) in line and f"s3://{BUCKET}/news/" in line
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (["s3://corpus/elsewhere/"], "input not found: s3://corpus/elsewhere/"),
+        (["s3://no-such-bucket/x/"], "input not found: s3://no-such-bucket/x/"),
+        (["s3://corpus/news/*.parquet"], "no input files (.warc"),
+        (["s3://corpus/news/notes.txt"], "s3://corpus/news/notes.txt: unsupported input"),
+        (["s3://corpus/news/", "LOCAL"], "LOCAL is local and s3://corpus/news/ is not"),
+    ],
+)
+def test_inputs_that_cannot_be_curated_are_refused_by_name(s3_env, corpus, tmp_path, inputs, message):
+    inputs = [str(corpus) if i == "LOCAL" else i for i in inputs]
+    with pytest.raises(CurationError) as e:
+        curate(inputs, tmp_path / "run")
+    assert str(e.value).startswith(message.replace("LOCAL", str(corpus)))
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_changed_object_is_noticed_on_rerun(s3_env, corpus, tmp_path, news_docs):
@@ -157,10 +155,11 @@ def test_a_changed_object_is_noticed_on_rerun(s3_env, corpus, tmp_path, news_doc
     fs = s3fs.S3FileSystem()
     fs.put(str(corpus / "a.jsonl"), f"{BUCKET}/changing/a.jsonl")
     run = tmp_path / "run"
-    assert run_cli(s3_env, "curate", f"s3://{BUCKET}/changing/", "-o", str(run)).returncode == 0
+    assert curate([f"s3://{BUCKET}/changing/"], run)["input_documents"] == 5
     fs.pipe(f"{BUCKET}/changing/a.jsonl", (json.dumps({"id": "new", "text": news_docs[40]}) + "\n").encode())
-    line = _one_error_line(run_cli(s3_env, "curate", f"s3://{BUCKET}/changing/", "-o", str(run)))
-    assert "already holds a curation" in line and f"s3://{BUCKET}/changing/a.jsonl changed" in line
+    with pytest.raises(CurationError, match="already holds a curation") as e:
+        curate([f"s3://{BUCKET}/changing/"], run)
+    assert f"s3://{BUCKET}/changing/a.jsonl changed" in str(e.value)
 
 
 def test_anchors_from_s3(s3_env, corpus, tmp_path):
