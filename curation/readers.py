@@ -156,8 +156,21 @@ class CrawlReader(BaseDiskReader):
             logger.debug(f"{path}: record at {position}: {type(e).__name__}: {e}")
             return self._reject(path, id_, position, "unreadable_record", source_id=source_id)
 
+    def _readable(self, path: str) -> bool:
+        """Whether PATH can still be opened (an object deleted since the plan, a key without read access)."""
+        try:
+            with self.data_folder.open(path, "rb", compression=None) as f:
+                f.read(1)
+            return True
+        except Exception as e:  # noqa: BLE001 - whatever the storage raises, the file is excluded, not the run
+            logger.error(f"{self.data_folder.unstrip_protocol(path)}: unreadable ({type(e).__name__}: {e}); excluded")
+            return False
+
     # -- formats -----------------------------------------------------------------------------------
     def read_file(self, filepath: str) -> Iterator[Document]:
+        if not self._readable(filepath):
+            yield self._reject(filepath, f"{filepath}#0", 0, "unreadable_file")
+            return
         fmt = input_format(filepath)
         if fmt == "warc":
             yield from self._read_warc(filepath)

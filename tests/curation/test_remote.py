@@ -189,3 +189,13 @@ def test_anchors_from_s3(s3_env, corpus, tmp_path):
 
     with pytest.raises(AnchorError, match=f"anchor file not found: s3://{BUCKET}/anchors/nope.jsonl"):
         discover_anchors([f"s3://{BUCKET}/anchors/nope.jsonl"])
+
+
+def test_an_object_gone_since_the_plan_is_excluded_not_a_traceback(s3_env, corpus):
+    from curation.readers import CrawlReader
+
+    files = ["a.jsonl", "gone.warc.gz", "gone.parquet", "gone.jsonl"]
+    docs = list(CrawlReader(f"s3://{BUCKET}/news", files=files).run())
+    reasons = {d.metadata["source"]: d.metadata.get("filter_reason") for d in docs}
+    assert len(docs) == 8 and reasons["a.jsonl"] is None
+    assert [reasons[f] for f in files[1:]] == ["reader:unreadable_file"] * 3
