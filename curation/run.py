@@ -120,11 +120,11 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         previous = json.loads(plan_file.read_text())
         if previous != plan:
             changed = sorted(k for k in plan if previous.get(k) != plan[k])
-            was = previous.get("input_versions") or {}
-            edited = [u for u, v in plan.get("input_versions", {}).items() if u in was and was[u] != v]
-            note = f" ({edited[0]} changed since: size, etag {was[edited[0]]} -> {plan['input_versions'][edited[0]]})"
+            was, now = previous.get("input_versions") or {}, plan.get("input_versions") or {}
+            edited = [f"{u} changed since: size, etag {was[u]} -> {v}" for u, v in now.items() if was.get(u, v) != v]
+            note = f" ({edited[0]})" if edited else ""
             raise CurationError(
-                f"{layout.root} already holds a curation with other {', '.join(changed)}{note if edited else ''}; "
+                f"{layout.root} already holds a curation with other {', '.join(changed)}{note}; "
                 "use a new -o directory (or delete this one) to curate something else"
             )
     else:
