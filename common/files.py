@@ -43,7 +43,8 @@ class InputError(HebatronError, FileNotFoundError):
 
 
 def file_sha256(path: Path | str) -> str:
-    with open(path, "rb") as fh:
+    """PATH's sha256: a local file, or an fsspec URL (``is_url``) read through its file system."""
+    with open_url(path) if is_url(path) else open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
@@ -220,3 +221,55 @@ def expand_files(
             seen.add(key)
             out.append(f)
     return out
+
+
+def is_url(path: Path | str) -> bool:
+    """Whether PATH names a file system by protocol (``s3://``, ``gs://``, ``hf://``, ``https://``): a ``Path``
+    never does (it would have dropped the ``//``)."""
+    return isinstance(path, str) and "://" in path
+
+
+def open_url(url: str, mode: str = "rb", **kwargs: Any) -> IO:
+    """URL opened through fsspec (``compression="infer"`` reads ``.gz`` and the like as their content);
+    closing it closes every layer."""
+    import fsspec
+
+    return fsspec.open(url, mode, **kwargs).open()
+
+
+def expand_urls(urls: Iterable[str], suffixes: Iterable[str], *, what: str = "input") -> tuple[Any, dict[str, dict]]:
+    """The objects that fsspec URLS name, on one file system: ``(fs, {path: info})`` sorted by path, where a
+    URL is an object (taken if it has one of SUFFIXES), a prefix (its objects with one of SUFFIXES, recursively)
+    or a glob (``s3://b/p/*.jsonl.gz``: its matches with one of SUFFIXES). Each info holds what the storage
+    reports (``size``, an etag). ``InputError`` names a URL that names nothing, no such object, or that cannot be
+    read (no backend, no credentials, no connection), and URLs on different file systems."""
+    from fsspec.core import url_to_fs
+
+    suffixes = tuple(s.lower() for s in suffixes)
+    listed = ", ".join(suffixes)
+    fs, first, objects = None, None, {}
+    for url in urls:
+        try:
+            url_fs, path = url_to_fs(url)
+            if fs is not None and url_fs is not fs:
+                raise InputError(f"{url} and {first} are on different file systems; give them separately")
+            fs, first = url_fs, first or url
+            if any(c in path for c in "*?["):
+                found = url_fs.glob(path, detail=True)
+            elif url_fs.isfile(path):
+                if not has_suffix(path, suffixes):
+                    raise InputError(f"{url}: unsupported {what} (expected one of {listed})")
+                found = {path: url_fs.info(path)}
+            elif url_fs.isdir(path):
+                found = url_fs.find(path, detail=True)
+            else:
+                raise InputError(f"{what} not found: {url}")
+        except InputError:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever the storage raises, the user sees the URL and why
+            raise InputError(f"cannot read {url}: {type(e).__name__}: {e}") from None
+        matched = {p: i for p, i in found.items() if i.get("type") != "directory" and has_suffix(p, suffixes)}
+        if not matched:
+            raise InputError(f"no {what} files ({listed}) in {url}")
+        objects.update(matched)
+    return fs, dict(sorted(objects.items()))

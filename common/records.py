@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from common.errors import HebatronError
+from common.files import is_url, open_url
 from common.layout import BATCH_ROWS
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".json")
@@ -41,7 +42,9 @@ def text_format(path: Path | str) -> Literal["jsonl", "parquet", "text"]:
     return "text"
 
 
-def _open(path: Path) -> io.TextIOBase:
+def _open(path: Path | str) -> io.TextIOBase:
+    if is_url(path):
+        return open_url(path, "rt", encoding="utf-8", newline="\n", compression="infer")  # type: ignore[return-value]
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", newline="\n")  # type: ignore[return-value]
     return open(path, encoding="utf-8", newline="\n")
@@ -114,7 +117,7 @@ def _parquet(path: Path, text_key: str, batch_rows: int, what: str, allow_empty:
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(open_url(path) if is_url(path) else path)
     except Exception as err:  # pyarrow raises ArrowInvalid / OSError for non-Parquet bytes
         raise RecordError(f"{path}: not a readable Parquet file ({err})") from None
     names = pf.schema_arrow.names
@@ -138,8 +141,9 @@ def iter_text_batches(
     allow_empty: bool = True,
 ) -> Iterator[Batch]:
     """``(record numbers, texts)`` batches of PATH's usable records (see the module docstring). WHAT names
-    the file in messages (``"anchor file"``); without ``allow_empty`` a file with no record is an error."""
-    path = Path(path)
+    the file in messages (``"anchor file"``); without ``allow_empty`` a file with no record is an error.
+    PATH may be an fsspec URL (``s3://bucket/key.jsonl.gz``)."""
+    path = path if is_url(path) else Path(path)
     fmt = text_format(path)
     if fmt == "parquet":
         texts = _parquet(path, text_key, batch_rows, what, allow_empty)

@@ -29,7 +29,7 @@ from loguru import logger
 from curation.arrow_files import ARROW_SUFFIXES, arrow_batches
 from curation.charsets import python_codec
 from curation.layouts import FileFields
-from curation.splits import Part
+from curation.splits import Part, part_path
 from curation.warc import WarcDamage, WarcRecord, warc_records
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -170,10 +170,23 @@ class CrawlReader(BaseDiskReader):
             logger.debug(f"{path}: record at {position}: {type(e).__name__}: {e}")
             return self._reject(path, id_, position, "unreadable_record", source_id=source_id)
 
+    def _readable(self, path: str) -> bool:
+        """Whether PATH can still be opened (an object deleted since the plan, a key without read access)."""
+        try:
+            with self.data_folder.open(path, "rb", compression=None) as f:
+                f.read(1)
+            return True
+        except Exception as e:  # noqa: BLE001 - whatever the storage raises, the file is excluded, not the run
+            logger.error(f"{self.data_folder.unstrip_protocol(path)}: unreadable ({type(e).__name__}: {e}); excluded")
+            return False
+
     # -- formats -----------------------------------------------------------------------------------
     def read_file(self, filepath: Part) -> Iterator[Document]:
+        path = part_path(filepath)
+        if not self._readable(path):
+            yield self._reject(path, f"{path}#0", 0, "unreadable_file")
+            return
         if isinstance(filepath, dict):  # a part of a large file (see curation/splits.py)
-            path = filepath["path"]
             if "bytes" in filepath:
                 start, end = filepath["bytes"]
                 yield from self._read_jsonl(path, start=start, end=end, first_line=filepath["line"])

@@ -7,13 +7,13 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import InputError, RunLocked, expand_files, run_lock, write_json_atomic
+from common.files import InputError, RunLocked, expand_files, expand_urls, is_url, run_lock, write_json_atomic
 from common.freshness import record_stage
 from common.layout import DamagedFileError, RunLayout, read_json
 from curation.config import CurationConfig
@@ -65,6 +65,46 @@ def discover_inputs(inputs: list[Path], run_dir: Path | None = None) -> list[Pat
     return sorted(files)
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteInputs:
+    """Input objects of one fsspec file system: ROOT (a URL) is their common folder, FILES their paths below it."""
+
+    root: str
+    files: list[str]
+    versions: dict[str, list]
+    """URL -> [size, etag] of each object (what the storage reports), so a re-run notices a changed input."""
+
+
+_VERSION_KEYS = ("ETag", "etag", "md5Hash", "blob_id", "sha", "mtime", "LastModified")
+
+
+def _version(info: dict) -> list:
+    tag = next((info[k] for k in _VERSION_KEYS if info.get(k) is not None), None)
+    return [info.get("size"), str(tag) if tag is not None else None]
+
+
+def _common_folder(paths: list[str]) -> str:
+    """The deepest folder holding all PATHS, by "/"-separated parts (so `https://host/...` keeps its `//`)."""
+    common = paths[0].split("/")[:-1]
+    for other in (p.split("/")[:-1] for p in paths[1:]):
+        n = next((i for i, (a, b) in enumerate(zip(common, other, strict=False)) if a != b), None)
+        common = common[: min(len(common), len(other)) if n is None else n]
+    return "/".join(common)
+
+
+def discover_remote(urls: list[str]) -> RemoteInputs:
+    """The input objects that URLS name (objects, prefixes, globs; see `common.files.expand_urls`), sorted, all
+    on one file system: read through one datatrove DataFolder at their common root."""
+    try:
+        fs, objects = expand_urls(urls, INPUT_SUFFIXES, what="input")
+    except InputError as e:
+        raise CurationError(str(e)) from None
+    root = _common_folder(list(objects))
+    files = [p[len(root) :].removeprefix("/") for p in objects]
+    versions = {fs.unstrip_protocol(p): _version(info) for p, info in objects.items()}
+    return RemoteInputs(fs.unstrip_protocol(root), files, versions)
+
+
 @contextlib.contextmanager
 def _locked(run_dir: Path) -> Iterator[None]:
     try:
@@ -81,8 +121,11 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         previous = json.loads(plan_file.read_text())
         if previous != plan:
             changed = sorted(k for k in plan if previous.get(k) != plan[k])
+            was, now = previous.get("input_versions") or {}, plan.get("input_versions") or {}
+            edited = [f"{u} changed since: size, etag {was[u]} -> {v}" for u, v in now.items() if was.get(u, v) != v]
+            note = f" ({edited[0]})" if edited else ""
             raise CurationError(
-                f"{layout.root} already holds a curation with other {', '.join(changed)}; "
+                f"{layout.root} already holds a curation with other {', '.join(changed)}{note}; "
                 "use a new -o directory (or delete this one) to curate something else"
             )
     else:
@@ -106,7 +149,7 @@ FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "
 
 
 def curate(
-    inputs: list[Path],
+    inputs: list[Path | str],
     run_dir: Path,
     config: CurationConfig | None = None,
     *,
@@ -117,17 +160,30 @@ def curate(
     progress: bool = False,
 ) -> dict:
     """Curates INPUTS into RUN/curated and RUN/excluded. Returns the run's stats (or, for a Slurm dry run,
-    the sbatch scripts written). Re-running the same call resumes; finished runs are not redone."""
+    the sbatch scripts written). Re-running the same call resumes; finished runs are not redone. INPUTS are
+    local paths or, all on one file system, fsspec URLs (`s3://bucket/prefix/`, `s3://bucket/p/*.jsonl.gz`)."""
     config = config or CurationConfig()
-    run_dir = run_dir.resolve()
-    files = discover_inputs(inputs, run_dir)
+    run_dir = Path(run_dir).resolve()
     layout = RunLayout(run_dir)
-    root = Path(os.path.commonpath([str(f.parent) for f in files]))
-    rel = [str(f.relative_to(root)) for f in files]
-    parts = split_inputs(root, rel, config.reader.split_bytes)  # a large file: several parts, read in parallel
+    plan: dict = {}
+    urls = [str(i) for i in inputs if is_url(i)]
+    if urls and len(urls) < len(inputs):
+        local = next(i for i in inputs if not is_url(i))
+        raise CurationError(f"{local} is local and {urls[0]} is not; curate local and remote inputs separately")
+    if urls:
+        remote = discover_remote(urls)
+        root, rel = remote.root, remote.files
+        plan["inputs"] = list(remote.versions)
+        plan["input_versions"] = remote.versions
+    else:
+        files = discover_inputs([Path(i) for i in inputs], run_dir)
+        local_root = Path(os.path.commonpath([str(f.parent) for f in files]))
+        root, rel = str(local_root), [str(f.relative_to(local_root)) for f in files]
+        plan["inputs"] = [str(f) for f in files]
+    # a large local file: several parts, read in parallel (a remote object is read whole)
+    parts = rel if urls else split_inputs(Path(root), rel, config.reader.split_bytes)
     n_tasks = tasks or len(parts)
-    plan = {
-        "inputs": [str(f) for f in files],
+    plan |= {
         "tasks": n_tasks,
         "config_sha256": hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest(),
     }
@@ -139,7 +195,7 @@ def curate(
             return _published_stats(layout) | {"resumed": "already complete"}
         paths_file = layout.work / "inputs.json"  # a JSON list: any file name, newlines and spaces included
         write_json_atomic(paths_file, parts)
-        stages = build_stages(config, layout, str(root), str(paths_file), n_tasks, progress=progress)
+        stages = build_stages(config, layout, root, str(paths_file), n_tasks, progress=progress)
         last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm, preload=FORKSERVER_PRELOAD)
         if executor == "slurm" and slurm and slurm.dry_run:
             logs = layout.work / "logs"

@@ -70,7 +70,12 @@ def sample_crawl(
 
 @app.command()
 def curate(
-    inputs: Annotated[list[Path], typer.Argument(help=".warc[.gz], .jsonl[.gz], .parquet files or folders.")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help=".warc[.gz], .jsonl[.gz], .parquet files or folders, or fsspec URLs (s3://bucket/prefix/, globs)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("-o", "--out", help="Run directory.")],
     recipe: Annotated[str, typer.Option(help="Recipe name or YAML path.")] = "default",
     executor: Annotated[str, typer.Option(help="local | ray | slurm")] = "local",
@@ -182,8 +187,10 @@ def score(
 def shard(
     run: Annotated[Path, typer.Argument(help="A scored run directory.")],
     anchor: Annotated[
-        list[Path],
-        typer.Option("--anchor", help="English anchor JSONL/Parquet files or folders (a `text` field); repeatable."),
+        list[str],
+        typer.Option(
+            "--anchor", help="English anchor JSONL/Parquet files, folders or URLs (a `text` field); repeatable."
+        ),
     ],
     recipe: Annotated[str, typer.Option(help="Recipe name or YAML path (its shards section).")] = "default",
     anchor_ratio: Annotated[

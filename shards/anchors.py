@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from common.errors import HebatronError
-from common.files import InputError, expand_files, write_bytes_atomic
+from common.files import InputError, expand_files, expand_urls, is_url, write_bytes_atomic
 from common.layout import BATCH_ROWS
 from common.records import RecordError, iter_text_batches
 
@@ -56,7 +56,8 @@ class AnchorError(HebatronError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AnchorFile:
-    path: Path
+    path: Path | str
+    """A local path, or an fsspec URL (``s3://...``)."""
     source: str
     """Short unique name used in anchor ids."""
     format: Literal["jsonl", "parquet"]
@@ -68,31 +69,46 @@ def _suffix(name: str) -> str | None:
     return next((s for s in ANCHOR_SUFFIXES if name.lower().endswith(s)), None)
 
 
-def discover_anchors(paths: list[Path]) -> list[AnchorFile]:
+def _expand(paths: list[Path | str]) -> list[tuple[Path | str, int]]:
+    """``(file, size in bytes)`` of each anchor file PATHS name, local or at an fsspec URL, in order."""
+    out: list[tuple[Path | str, int]] = []
+    for path in paths:
+        if is_url(path):
+            fs, objects = expand_urls([path], ANCHOR_SUFFIXES, what="anchor file")
+            out += [(fs.unstrip_protocol(p), info.get("size") or 0) for p, info in objects.items()]
+        else:
+            found = expand_files([path], ANCHOR_SUFFIXES, what="anchor file", empty_folder="anchor folder")
+            out += [(p, p.stat().st_size) for p in found]
+    return out
+
+
+def discover_anchors(paths: list[Path | str]) -> list[AnchorFile]:
     """The anchor files named or found in the folders named, in a stable order (as given; folders sorted)."""
     if not paths:
         raise AnchorError(
             f"no anchor files given: pass --anchor FILE_OR_FOLDER ({', '.join(ANCHOR_SUFFIXES)} with a 'text' field)"
         )
     try:
-        files = expand_files(paths, ANCHOR_SUFFIXES, what="anchor file", empty_folder="anchor folder")
+        files = _expand(paths)
     except InputError as e:
         raise AnchorError(str(e)) from None
     out: list[AnchorFile] = []
-    seen_paths: set[Path] = set()
+    seen_paths: set[Path | str] = set()
     used: set[str] = set()
-    for path in files:
-        if path.resolve() in seen_paths:
+    for path, size in files:
+        key = path if is_url(path) else path.resolve()
+        if key in seen_paths:
             continue
-        seen_paths.add(path.resolve())
-        suffix = _suffix(path.name)
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name[: -len(suffix)]) or "anchor"
+        seen_paths.add(key)
+        name = Path(path).name
+        suffix = _suffix(name)
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", name[: -len(suffix)]) or "anchor"
         source, n = base, 1
         while source in used:
             n += 1
             source = f"{base}-{n}"
         used.add(source)
-        if path.stat().st_size == 0:
+        if size == 0:
             raise AnchorError(f"{path}: anchor file is empty")
         out.append(AnchorFile(path, source, "parquet" if suffix == ".parquet" else "jsonl"))
     return out

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from loguru import logger
 
 from common.errors import HebatronError
-from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
+from common.files import file_sha256, is_url, run_lock, staging_dir, swap_into_place, write_json_atomic
 from common.freshness import check_fresh, current_sha256, record_stage, recorded_files, recorded_outputs
 from common.layout import BATCH_ROWS, PHASES, read_json
 from common.progress import progress_bar
@@ -343,7 +343,7 @@ def _role(documents: int, characters: int, tokens: int, repeated: int) -> dict:
 
 def shard_run(
     run_dir: Path,
-    anchors: list[Path],
+    anchors: list[Path | str],
     config: ShardConfig | None = None,
     *,
     recipe: dict | None = None,
@@ -359,7 +359,7 @@ def shard_run(
         recipe = {"name": recipe_name, "shards": asdict(config)}
     with run_lock(run_dir):  # first: a second command on the run gets RunLocked, one error line
         files = scored_files(run_dir)
-        anchor_files = discover_anchors([Path(a) for a in anchors])
+        anchor_files = discover_anchors([a if is_url(a) else Path(a) for a in anchors])
         check_fresh(run_dir, "shard")
         plan = _plan(files, anchor_files, run_dir, config, recipe)
         if (manifest := _existing(run_dir, plan)) is not None:
