@@ -68,14 +68,18 @@ class _Stream(io.RawIOBase):
         self.decoder = _decompressor(kind)
         self.fed = False  # whether the current decoder has been given any input
         self.pending = b""  # decompressed bytes not yet returned
+        self.error: Exception | None = None  # raised once the bytes before it have been returned
         self.done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self.pending and not self.done:
+        while not self.pending and self.error is None and not self.done:
             self._fill()
+        if not self.pending and self.error is not None:
+            error, self.error, self.done = self.error, None, True
+            raise error
         n = min(len(buffer), len(self.pending))
         buffer[:n] = self.pending[:n]
         self.pending = self.pending[n:]
@@ -84,16 +88,16 @@ class _Stream(io.RawIOBase):
     def _fill(self) -> None:
         data = self.raw.read(_CHUNK)
         if not data:
-            self.done = True
+            self.done = not self.fed
             if self.fed:  # input ended inside a frame
-                raise EOFError(f"the {self.kind} stream ends in the middle of a frame")
+                self.error = EOFError(f"the {self.kind} stream ends in the middle of a frame")
             return
         while data:
             try:
                 self.pending += self.decoder.decompress(data)
             except self.errors as e:
-                self.done = True
-                raise CorruptStream(f"corrupt {self.kind} data: {e}") from None
+                self.error = CorruptStream(f"corrupt {self.kind} data: {e}")
+                return
             self.fed = True
             if not self.decoder.eof:
                 return

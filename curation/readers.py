@@ -12,8 +12,9 @@ None when it had none) and `metadata["position"]` (JSONL: 1-based line; Parquet:
 offset of the record, in the decompressed stream for a whole-file `.warc.zst/.bz2/.xz`).
 
 Files may be compressed with gzip, zstd, bzip2 or xz (`.gz`, `.zst`, `.bz2`, `.xz` after the format's
-suffix); the first bytes decide how a file is read, so a `.jsonl` that is really compressed is read too, and
-a file whose name promises a compression its bytes do not have is one `reader:corrupt_file` document. A cut
+suffix); the first bytes decide how a file is read, so a `.jsonl` that is really compressed is read too. A
+JSONL file whose name promises a compression its bytes do not have is one `reader:corrupt_file` document; a
+WARC file is read as what its bytes are (plain or gzip, as warcio does), else it is `reader:not_warc`. A cut
 or corrupt compressed stream keeps the records before the damage; after it, a gzip-per-record WARC resumes
 at the next intact record, any other stream ends there.
 """
@@ -57,6 +58,19 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+
 _STREAM_ERRORS = (EOFError, zlib.error, OSError)
 
 
+def _json_array(first_line: bytes) -> str | None:
+    """Whether a JSONL file's first line opens a JSON array of records: "one_line" (the whole array, of
+    objects), "multi_line" (an array spread over lines, so not JSON on its own), else None."""
+    opening = first_line.strip()
+    if not opening.startswith(b"["):
+        return None
+    try:
+        value = json.loads(opening)
+    except (ValueError, RecursionError):  # pretty-printed (`[` alone), or one object per line after `[`
+        return "multi_line" if opening == b"[" or opening[1:].lstrip().startswith(b"{") else None
+    return "one_line" if value and all(isinstance(v, dict) for v in value) else None
+
+
 class _WrongCompression(Exception):
     """A file whose name promises a compression that its first bytes do not show."""
 
@@ -69,13 +83,13 @@ def input_format(path: str) -> str | None:
     return None
 
 
-def stream_compression(path: str, f) -> str | None:
-    """How the open binary file F (at its start; left there) is compressed, from its first bytes. Raises
-    `_WrongCompression` when PATH's suffix names a compression and the bytes show none."""
+def stream_compression(path: str, f, *, strict: bool = True) -> str | None:
+    """How the open binary file F (at its start; left there) is compressed, from its first bytes. With
+    STRICT, raises `_WrongCompression` when PATH's suffix names a compression and the bytes show none."""
     head = f.read(MAGIC_BYTES)
     f.seek(0)
     found, named = magic_compression(head), suffix_compression(path)
-    if named and found is None:
+    if strict and named and found is None:
         suffix = path.rsplit(".", 1)[-1]
         raise _WrongCompression(f"named .{suffix} but not {named}-compressed (it starts with {head[:8]!r})")
     if found and found != named:
@@ -214,11 +228,7 @@ class CrawlReader(BaseDiskReader):
 
     def _read_warc(self, path: str) -> Iterator[Document]:
         with self.data_folder.open(path, "rb", compression=None) as f:
-            try:
-                kind = stream_compression(path, f)
-            except _WrongCompression as e:
-                yield self._wrong_compression(path, e)
-                return
+            kind = stream_compression(path, f, strict=False)
             if kind in (None, "gzip"):  # warcio reads these itself; a damaged gzip member is skipped
                 yield from self._warc_items(path, f, self.data_folder.size(path))
                 return
@@ -308,13 +318,15 @@ class CrawlReader(BaseDiskReader):
                 f = decompressed(raw_file, kind) if kind else raw_file
                 for line_no, raw in enumerate(f, start=1):  # noqa: B007 - line_no also names where a cut file ends
                     raw = raw.removeprefix(BOM)  # a byte-order mark: at the start of a file, or of one appended
-                    if line_no == 1 and raw.lstrip().startswith(b"["):
+                    if line_no == 1 and (array := _json_array(raw)):
                         logger.error(
                             f"{path}: a JSON array, not JSON Lines (one object per line); excluded. "
                             "Convert it with: jq -c '.[]' FILE > FILE.jsonl"
                         )
                         yield self._reject(path, f"{path}:1:json_array", 1, "json_array")
-                        return
+                        if array == "multi_line":  # the rest of the file is the array's body
+                            return
+                        continue
                     if raw.strip():
                         fallback = f"{path}:{line_no}"
                         yield self._isolated(

@@ -17,7 +17,7 @@ from warcio.warcwriter import WARCWriter
 
 from curation.readers import CrawlReader
 from curation.run import discover_inputs
-from tests.curation.helpers import html_page
+from tests.curation.helpers import html_page, write_jsonl
 
 COMPRESS = {
     "gz": gzip.compress,
@@ -122,6 +122,9 @@ def test_json_array_saved_as_jsonl_is_a_counted_reason(tmp_path, news_docs):
     for name in ("array.jsonl", "one_line.jsonl"):
         _, docs = read_all(tmp_path, name)
         assert reasons(docs) == ["reader:json_array"] and len(docs) == 1
+    write_jsonl(tmp_path / "mixed.jsonl", [[1, 2], {"text": news_docs[0]}])  # a stray array line is one record
+    _, docs = read_all(tmp_path, "mixed.jsonl")
+    assert [d.metadata.get("filter_reason") for d in docs] == ["reader:not_an_object", None]
 
 
 # -- compressed WARC ---------------------------------------------------------------------------------------
@@ -144,10 +147,14 @@ def test_whole_file_compressed_warc(tmp_path, many_docs, suffix):
     assert reasons(docs) == ["reader:truncated_file"]
 
 
-def test_warc_gz_that_is_not_gzip_is_one_counted_reason(tmp_path, news_docs):
-    (tmp_path / "plain.warc.gz").write_bytes(plain_warc([("http://a.co.il/", html_page(news_docs[0]))]))
-    _, docs = read_all(tmp_path, "plain.warc.gz")
-    assert reasons(docs) == ["reader:corrupt_file"] and len(docs) == 1
+@pytest.mark.parametrize("suffix", list(COMPRESS))
+def test_warc_named_compressed_is_read_as_what_its_bytes_are(tmp_path, news_docs, suffix):
+    (tmp_path / f"plain.warc.{suffix}").write_bytes(plain_warc([("http://a.co.il/", html_page(news_docs[0]))]))
+    _, docs = read_all(tmp_path, f"plain.warc.{suffix}")
+    assert [d.metadata["url"] for d in docs] == ["http://a.co.il/"] and not reasons(docs)
+    (tmp_path / f"junk.warc.{suffix}").write_bytes(b"plain text\n" * 30)
+    _, docs = read_all(tmp_path, f"junk.warc.{suffix}")
+    assert reasons(docs) == ["reader:not_warc"]
 
 
 # -- Common Crawl record types ----------------------------------------------------------------------------
