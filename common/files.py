@@ -194,17 +194,22 @@ def expand_files(
     what: str = "input",
     empty_folder: str | None = None,
     strict: bool = True,
+    skipped: list[Path] | None = None,
 ) -> list[Path]:
     """The files named by PATHS, in the order given: a file is taken as it is (with ``strict``, only if it
     has one of SUFFIXES), a folder gives its files with one of SUFFIXES (recursively, sorted). Duplicates
     are dropped. ``InputError`` names a path that does not exist (``"<what> not found: PATH"``), a file of
-    another kind, and (when EMPTY_FOLDER names the folder, e.g. ``"anchor folder"``) a folder without such files."""
+    another kind, and (when EMPTY_FOLDER names the folder, e.g. ``"anchor folder"``) a folder without such files.
+    A folder's files of other kinds are appended to SKIPPED, when given (sorted), so the caller can name them."""
     suffixes = tuple(s.lower() for s in suffixes)
     listed = ", ".join(suffixes)
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and has_suffix(p.name, suffixes))
+            every = sorted(p for p in path.rglob("*") if p.is_file())
+            found = [p for p in every if has_suffix(p.name, suffixes)]
+            if skipped is not None:
+                skipped += [p for p in every if not has_suffix(p.name, suffixes)]
             if not found and empty_folder:
                 raise InputError(f"{path}: {empty_folder} holds no {listed} files")
             files += found

@@ -9,13 +9,21 @@ reason, and no bad record or file ever ends the step.
 
 Every document carries `metadata["source_id"]` (the input's own id: the id key's value, the WARC-Record-ID;
 None when it had none) and `metadata["position"]` (JSONL: 1-based line; Parquet: 0-based row; WARC: byte
-offset of the record).
+offset of the record, in the decompressed stream for a whole-file `.warc.zst/.bz2/.xz`).
+
+Files may be compressed with gzip, zstd, bzip2 or xz (`.gz`, `.zst`, `.bz2`, `.xz` after the format's
+suffix); the first bytes decide how a file is read, so a `.jsonl` that is really compressed is read too. A
+JSONL file whose name promises a compression its bytes do not have is one `reader:corrupt_file` document; a
+WARC file is read as what its bytes are (plain or gzip, as warcio does), else it is `reader:not_warc`. A cut
+or corrupt compressed stream keeps the records before the damage; after it, a gzip-per-record WARC resumes
+at the next intact record, any other stream ends there.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -28,21 +36,47 @@ from loguru import logger
 
 from curation.arrow_files import ARROW_SUFFIXES, arrow_batches
 from curation.charsets import python_codec
+from curation.compression import (
+    MAGIC_BYTES,
+    SUFFIXES,
+    decompressed,
+    magic_compression,
+    suffix_compression,
+)
 from curation.layouts import FileFields
 from curation.splits import Part, part_path
-from curation.warc import WarcDamage, WarcRecord, warc_records
+from curation.warc import CONTENT_RECORDS, WarcDamage, WarcRecord, warc_records
 
-WARC_SUFFIXES = (".warc", ".warc.gz")
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
+_COMPRESSED = tuple(SUFFIXES)
+WARC_SUFFIXES = (".warc",) + tuple(".warc" + c for c in _COMPRESSED)
+JSONL_SUFFIXES = (".jsonl", ".ndjson") + tuple(b + c for b in (".jsonl", ".json", ".ndjson") for c in _COMPRESSED)
 PARQUET_SUFFIXES = (".parquet",)
 INPUT_SUFFIXES = WARC_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES + ARROW_SUFFIXES
+INPUT_KINDS = f"WARC, JSONL, Parquet or Arrow; WARC and JSONL also compressed: {', '.join(_COMPRESSED)}"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 EXCERPT_CHARS = 65_536  # how much of a rejected record's text is kept in `excluded`
 BOM = b"\xef\xbb\xbf"
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
-# what a compressed stream raises where it is cut (EOFError) or corrupt (zlib.error, gzip.BadGzipFile: OSError)
+# what a compressed stream raises where it is cut (EOFError) or corrupt (CorruptStream, zlib.error: OSError)
 _STREAM_ERRORS = (EOFError, zlib.error, OSError)
+
+
+def _json_array(first_line: bytes) -> str | None:
+    """Whether a JSONL file's first line opens a JSON array of records: "one_line" (the whole array, of
+    objects), "multi_line" (an array spread over lines, so not JSON on its own), else None."""
+    opening = first_line.strip()
+    if not opening.startswith(b"["):
+        return None
+    try:
+        value = json.loads(opening)
+    except (ValueError, RecursionError):  # pretty-printed (`[` alone), or one object per line after `[`
+        return "multi_line" if opening == b"[" or opening[1:].lstrip().startswith(b"{") else None
+    return "one_line" if value and all(isinstance(v, dict) for v in value) else None
+
+
+class _WrongCompression(Exception):
+    """A file whose name promises a compression that its first bytes do not show."""
 
 
 def input_format(path: str) -> str | None:
@@ -52,6 +86,20 @@ def input_format(path: str) -> str | None:
         if name.endswith(suffixes):
             return fmt
     return None
+
+
+def stream_compression(path: str, f, *, strict: bool = True) -> str | None:
+    """How the open binary file F (at its start; left there) is compressed, from its first bytes. With
+    STRICT, raises `_WrongCompression` when PATH's suffix names a compression and the bytes show none."""
+    head = f.read(MAGIC_BYTES)
+    f.seek(0)
+    found, named = magic_compression(head), suffix_compression(path)
+    if strict and named and found is None:
+        suffix = path.rsplit(".", 1)[-1]
+        raise _WrongCompression(f"named .{suffix} but not {named}-compressed (it starts with {head[:8]!r})")
+    if found and found != named:
+        logger.debug(f"{path}: {found}-compressed, read as such")
+    return found
 
 
 def declared_charset(content_type: str | None, payload: bytes) -> str | None:
@@ -207,17 +255,54 @@ class CrawlReader(BaseDiskReader):
             logger.error(f"{filepath}: not a WARC, JSONL or Parquet file; skipped")
             yield self._reject(filepath, f"{filepath}#0", 0, "unsupported_format")
 
+    def _wrong_compression(self, path: str, e: _WrongCompression) -> Document:
+        logger.error(f"{path}: {e}; excluded")
+        return self._reject(path, f"{path}:0:corrupt_file", 0, "corrupt_file")
+
+    def _stream_damage(self, path: str, e: Exception, position: int, where: str) -> Document:
+        reason = "truncated_file" if isinstance(e, EOFError) else "corrupt_file"
+        logger.error(f"{path}: truncated or corrupt {where} ({e}); the rest of the file is excluded")
+        return self._reject(path, f"{path}:{position}:{reason}", position, reason)
+
     def _read_warc(self, path: str) -> Iterator[Document]:
-        size = self.data_folder.size(path)
-        limit = self.max_doc_bytes + 1 if self.max_doc_bytes > 0 else None
         with self.data_folder.open(path, "rb", compression=None) as f:
-            for item in warc_records(f, size, read_limit=limit):
-                if isinstance(item, WarcDamage):
-                    yield self._warc_damage(path, item)
-                    continue
-                rid = item.record.rec_headers.get_header("WARC-Record-ID") or None
-                id_ = rid or f"{path}@{item.offset}"
-                yield self._isolated(partial(self._warc_record, path, item, id_, rid), path, id_, item.offset, rid)
+            kind = stream_compression(path, f, strict=False)
+            if kind in (None, "gzip"):  # warcio reads these itself; a damaged gzip member is skipped
+                yield from self._warc_items(path, f, self.data_folder.size(path))
+                return
+            with tempfile.TemporaryFile() as plain:  # seekable, for resynchronizing after a damaged record
+                error = None
+                try:
+                    with decompressed(f, kind) as stream:
+                        while chunk := stream.read1(1 << 20):  # read() would lose what precedes the damage
+                            plain.write(chunk)
+                except _STREAM_ERRORS as e:
+                    error = e
+                size = plain.tell()
+                yield from self._warc_items(path, plain, size, error)
+
+    def _warc_items(self, path: str, f, size: int, stream_error: Exception | None = None) -> Iterator[Document]:
+        """The documents of the WARC records in F; where STREAM_ERROR (the decompression's) cut the file, the
+        damage at its end is reported as that."""
+        limit = self.max_doc_bytes + 1 if self.max_doc_bytes > 0 else None
+        for item in warc_records(f, size, read_limit=limit):
+            if isinstance(item, WarcDamage):
+                if stream_error is not None and item.resumes_at is None:
+                    break  # the cut record: the stream's damage, reported below
+                yield self._warc_damage(path, item)
+                continue
+            rec_type = item.record.rec_type
+            if rec_type not in CONTENT_RECORDS:  # request, metadata, warcinfo, revisit: not documents
+                self.stat_update(f"skipped_{rec_type or 'untyped'}")
+                continue
+            rid = item.record.rec_headers.get_header("WARC-Record-ID") or None
+            id_ = rid or f"{path}@{item.offset}"
+            yield self._isolated(partial(self._warc_record, path, item, id_, rid), path, id_, item.offset, rid)
+        else:
+            item = None
+        if stream_error is not None:
+            at = item.offset if item is not None else size
+            yield self._stream_damage(path, stream_error, at, f"at byte {at:,} of the decompressed WARC")
 
     def _warc_damage(self, path: str, damage: WarcDamage) -> Document:
         if damage.reason == "bad_content_length":
@@ -269,23 +354,36 @@ class CrawlReader(BaseDiskReader):
         """The lines of PATH, or of its part [START, END) (uncompressed; START a line start, line FIRST_LINE)."""
         line_no, offset = first_line - 1, start
         try:
-            with self.data_folder.open(path, "rb", compression="infer" if end is None else None) as f:
-                if start:
+            with self.data_folder.open(path, "rb", compression=None) as raw_file:
+                if end is None:
+                    kind = stream_compression(path, raw_file)
+                    f = decompressed(raw_file, kind) if kind else raw_file
+                else:  # a part of an uncompressed file (curation/splits.py)
+                    f = raw_file
                     f.seek(start)
                 for line_no, raw in enumerate(f, start=first_line):  # noqa: B007 - also names where a cut file ends
                     if end is not None and offset >= end:
                         break
                     offset += len(raw)
                     raw = raw.removeprefix(BOM)  # a byte-order mark: at the start of a file, or of one appended
+                    if line_no == 1 and (array := _json_array(raw)):
+                        logger.error(
+                            f"{path}: a JSON array, not JSON Lines (one object per line); excluded. "
+                            "Convert it with: jq -c '.[]' FILE > FILE.jsonl"
+                        )
+                        yield self._reject(path, f"{path}:1:json_array", 1, "json_array")
+                        if array == "multi_line":  # the rest of the file is the array's body
+                            return
+                        continue
                     if raw.strip():
                         fallback = f"{path}:{line_no}"
                         yield self._isolated(
                             partial(self._jsonl_record, path, line_no, fallback, raw), path, fallback, line_no
                         )
+        except _WrongCompression as e:
+            yield self._wrong_compression(path, e)
         except _STREAM_ERRORS as e:
-            reason = "truncated_file" if isinstance(e, EOFError) else "corrupt_file"
-            logger.error(f"{path}: truncated or corrupt after line {line_no} ({e}); the rest of the file is excluded")
-            yield self._reject(path, f"{path}:{line_no + 1}:{reason}", line_no + 1, reason)
+            yield self._stream_damage(path, e, line_no + 1, f"after line {line_no}")
 
     def _jsonl_record(self, path: str, line_no: int, fallback: str, raw: bytes) -> Document:
         if self._oversized(len(raw)):

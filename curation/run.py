@@ -19,7 +19,7 @@ from common.layout import DamagedFileError, RunLayout, read_json
 from curation.config import CurationConfig
 from curation.executors import Executor, SlurmOptions, build_executors, ray_session, sbatch_dry_run
 from curation.pipeline import build_stages
-from curation.readers import INPUT_SUFFIXES
+from curation.readers import INPUT_KINDS, INPUT_SUFFIXES
 from curation.splits import split_inputs
 from curation.stats import report_damaged_input, write_stats
 
@@ -41,13 +41,15 @@ def _inside_a_run(path: Path, top: Path, run_dir: Path | None) -> bool:
 def discover_inputs(inputs: list[Path], run_dir: Path | None = None) -> list[Path]:
     """Input files, sorted: the files given plus the known kinds found in the folders given. A folder's files
     that belong to RUN_DIR or to any other run directory in it (its curated Parquet, its work files) are not
-    inputs, so a run kept inside its input folder can be resumed."""
+    inputs, so a run kept inside its input folder can be resumed. The other files of a folder given (other
+    suffixes) are named in one warning line per folder."""
     run_dir = run_dir.resolve() if run_dir is not None else None
     files: set[Path] = set()
     skipped = 0
     for given in inputs:
+        others: list[Path] = []
         try:
-            found = expand_files([given], INPUT_SUFFIXES, what="input")
+            found = expand_files([given], INPUT_SUFFIXES, what="input", skipped=others)
         except InputError as e:
             raise CurationError(str(e)) from None
         if not given.is_dir():
@@ -59,9 +61,10 @@ def discover_inputs(inputs: list[Path], run_dir: Path | None = None) -> list[Pat
                 skipped += 1
             else:
                 files.add(p)
+        _warn_other_kinds(given, [p for p in others if not _inside_a_run(p.resolve(), top, run_dir)])
     if not files:
         note = f" ({skipped} files of hebatron runs left out)" if skipped else ""
-        raise CurationError(f"no input files ({', '.join(INPUT_SUFFIXES)}) in {', '.join(map(str, inputs))}{note}")
+        raise CurationError(f"no input files ({INPUT_KINDS}) in {', '.join(map(str, inputs))}{note}")
     return sorted(files)
 
 
@@ -103,6 +106,18 @@ def discover_remote(urls: list[str]) -> RemoteInputs:
     files = [p[len(root) :].removeprefix("/") for p in objects]
     versions = {fs.unstrip_protocol(p): _version(info) for p, info in objects.items()}
     return RemoteInputs(fs.unstrip_protocol(root), files, versions)
+
+
+SKIPPED_NAMES = 10  # how many skipped files one warning names
+
+
+def _warn_other_kinds(folder: Path, others: list[Path]) -> None:
+    if not others:
+        return
+    names = [str(p.relative_to(folder)) for p in others[:SKIPPED_NAMES]]
+    more = f" and {len(others) - len(names)} more" if len(others) > len(names) else ""
+    kinds = "file" if len(others) == 1 else "files"
+    logger.warning(f"skipped {len(others)} {kinds} of other kinds in {folder}: {', '.join(names)}{more}")
 
 
 @contextlib.contextmanager

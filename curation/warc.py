@@ -26,8 +26,9 @@ _SCAN_BYTES = 1 << 20
 
 @dataclass(slots=True)
 class WarcRecord:
-    """A record whose framing is intact. `payload` is its decoded body (content records only, up to the read
-    limit); `payload_error` what decoding it raised, if anything."""
+    """A record whose framing is intact, of any type (request, metadata, warcinfo and revisit records too).
+    `payload` is its decoded body (content records only, up to the read limit; else None); `payload_error`
+    what decoding it raised, if anything."""
 
     record: object
     offset: int
@@ -73,7 +74,8 @@ def read_payload(record, limit: int | None = None) -> bytes:
 
 
 def warc_records(f: BinaryIO, size: int, read_limit: int | None = None) -> Iterator[WarcRecord | WarcDamage]:
-    """Every record of a seekable WARC file (gzip-per-record or plain) in order, and the damage between them."""
+    """Every record of a seekable WARC file (gzip-per-record or plain) in order, and the damage between them.
+    Only content records (`CONTENT_RECORDS`) become documents; the others are yielded to be counted."""
     start: int | None = 0
     while start is not None:
         start = yield from _records_from(f, size, start, read_limit)
@@ -115,8 +117,7 @@ def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
             following, resume = it.offset, next_record_start(f, offset + 1)
             compressed = it.reader is not None and it.reader.decompressor is not None
             if not compressed and (resume is None or resume >= following):
-                if record.rec_type in CONTENT_RECORDS:
-                    yield WarcRecord(record, offset, payload, payload_error)
+                yield WarcRecord(record, offset, payload, payload_error)
                 error = f"{_one_line_bytes(it.next_line)} where a record should start"
                 yield WarcDamage(following, "corrupt_warc" if resume else "truncated_warc", error, resume)
                 return resume
@@ -133,8 +134,7 @@ def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
                     reason = "truncated_warc" if resume is None else "corrupt_warc"
             yield WarcDamage(offset, reason, error, resume, rid)
             return resume
-        if record.rec_type in CONTENT_RECORDS:
-            yield WarcRecord(record, offset, payload, payload_error)
+        yield WarcRecord(record, offset, payload, payload_error)
     end = it.offset
     if end < size:
         f.seek(end)
