@@ -10,7 +10,6 @@ positions in the file: the line's index among non-blank lines for JSONL and text
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import zlib
@@ -18,13 +17,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
+from common.compression import MAGIC_BYTES, decompressed, magic_compression
 from common.errors import HebatronError
 from common.files import is_url, open_url
 from common.layout import BATCH_ROWS
 
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".json")
+_COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json") + tuple(b + c for b in (".jsonl", ".json") for c in _COMPRESSED)
 PARQUET_SUFFIXES = (".parquet",)
-TEXT_SUFFIXES = (".txt", ".txt.gz", ".text")
+TEXT_SUFFIXES = (".txt", ".text") + tuple(".txt" + c for c in _COMPRESSED)
 Batch = tuple[list[int], list[str]]
 
 
@@ -43,11 +44,13 @@ def text_format(path: Path | str) -> Literal["jsonl", "parquet", "text"]:
 
 
 def _open(path: Path | str) -> io.TextIOBase:
-    if is_url(path):
-        return open_url(path, "rt", encoding="utf-8", newline="\n", compression="infer")  # type: ignore[return-value]
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="\n")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", newline="\n")
+    """PATH (a file or an fsspec URL) as text; gzip, zstd, bzip2 and xz recognized by their first bytes. A cut or
+    corrupt stream raises where it ends (zstandard's own reader would end a cut frame in silence)."""
+    raw = open_url(str(path), "rb") if is_url(path) else open(path, "rb")
+    head = raw.read(MAGIC_BYTES)
+    raw.seek(0)
+    kind = magic_compression(head)
+    return io.TextIOWrapper(decompressed(raw, kind) if kind else raw, encoding="utf-8", newline="\n")
 
 
 def _usable(text: str | None) -> bool:

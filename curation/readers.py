@@ -34,15 +34,15 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 from loguru import logger
 
-from curation.arrow_files import ARROW_SUFFIXES, arrow_batches
-from curation.charsets import python_codec
-from curation.compression import (
+from common.compression import (
     MAGIC_BYTES,
     SUFFIXES,
     decompressed,
     magic_compression,
     suffix_compression,
 )
+from curation.arrow_files import ARROW_SUFFIXES, arrow_batches
+from curation.charsets import python_codec
 from curation.layouts import FileFields
 from curation.splits import Part, part_path
 from curation.warc import CONTENT_RECORDS, WarcDamage, WarcRecord, warc_records

@@ -111,7 +111,12 @@ def discover_remote(urls: list[str]) -> RemoteInputs:
 SKIPPED_NAMES = 10  # how many skipped files one warning names
 
 
+#: what `datasets.save_to_disk` writes beside its `.arrow` files: part of the dataset, not a file skipped
+SAVE_TO_DISK_FILES = frozenset({"dataset_info.json", "state.json", "dataset_dict.json"})
+
+
 def _warn_other_kinds(folder: Path, others: list[Path]) -> None:
+    others = [p for p in others if not (p.name in SAVE_TO_DISK_FILES and any(p.parent.glob("*.arrow")))]
     if not others:
         return
     names = [str(p.relative_to(folder)) for p in others[:SKIPPED_NAMES]]

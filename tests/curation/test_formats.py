@@ -237,3 +237,19 @@ def test_folder_without_other_files_warns_nothing(tmp_path, news_docs):
     finally:
         logger.remove(sink)
     assert not messages
+
+
+def test_a_save_to_disk_folder_warns_nothing(tmp_path, news_docs):
+    import datasets
+
+    folder = tmp_path / "ds"
+    datasets.Dataset.from_dict({"text": news_docs[:4], "id": [f"d{i}" for i in range(4)]}).save_to_disk(folder)
+    (folder / "notes.txt").write_text("x")  # not part of the dataset: still named
+    messages = []
+    sink = logger.add(messages.append, level="WARNING", format="{message}")
+    try:
+        found = discover_inputs([folder])
+    finally:
+        logger.remove(sink)
+    assert [p.suffix for p in found] == [".arrow"]
+    assert [m.strip() for m in messages] == [f"skipped 1 file of other kinds in {folder}: notes.txt"]
