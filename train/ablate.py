@@ -1,8 +1,11 @@
 """The curriculum ablation: the same model trained per order (forward, reversed, shuffled) and seed.
 
 ``DIR/<order>-seed<S>/`` holds each run (a normal TRAIN_DIR, so an interrupted ablation resumes run by
-run); ``DIR/ablation.json`` every run's final evaluation and the mean ± std per order;
-``DIR/ablation.md`` and ``DIR/ablation.csv`` the table; ``DIR/ablation.png`` the plot (matplotlib).
+run); ``DIR/ablation.json`` every run's final evaluation, the mean ± std per order, the paired comparisons
+of every order against the reference order (``comparisons``, see ``train.stats``) and the runs that crashed
+(``failed_runs``: a crashed run is reported and the other runs are used); ``DIR/ablation.md`` and
+``DIR/ablation.csv`` the table, ``DIR/comparisons.csv`` the comparisons; ``DIR/ablation.png`` the plot
+(matplotlib).
 """
 
 from __future__ import annotations
@@ -14,11 +17,31 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.errors import HebatronError
 from common.files import atomic_path, atomic_write, run_lock, write_json_atomic, write_text_atomic
 from common.layout import ORDERS
 from train.config import ModelConfig, TrainConfig
 from train.distributed import lock_name
 from train.metrics import read_metrics
+from train.stats import compare
+
+METRICS = ("he_loss", "en_loss", "he_acc")
+COMPARISON_FIELDS = [
+    "metric",
+    "order",
+    "reference",
+    "n",
+    "diff_mean",
+    "ci95",
+    "p_value",
+    "p_holm",
+    "mde",
+    "ci95_bootstrap",
+    "diff_sd",
+    "seeds",
+    "seeds_dropped",
+    "sentence",
+]
 
 __all__ = ["ablate"]
 
@@ -32,10 +55,14 @@ def ablate(
     model: ModelConfig,
     train: TrainConfig,
     recipe_name: str = "ablation",
+    reference: str = "forward",
     echo=print,
 ) -> dict:
-    """Train one run per order and seed (``seeds``: a count, starting at ``train.seed``, or the seeds) and
-    summarize the final ``he_loss`` and ``en_loss`` per order. Returns what ``ablation.json`` holds."""
+    """Train one run per order and seed (``seeds``: a count, starting at ``train.seed``, or the seeds),
+    summarize the final ``he_loss`` and ``en_loss`` per order and compare every order with ``reference``
+    seed by seed. A run that raises is recorded in ``failed_runs`` and the ablation goes on; an error the
+    user can fix (a ``HebatronError``, the same for every run) stops it. Returns what ``ablation.json``
+    holds."""
     from train.loop import train_run
 
     for order in orders:
@@ -44,46 +71,68 @@ def ablate(
     seed_list = [train.seed + i for i in range(seeds)] if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list or not orders:
         raise ValueError("the ablation needs at least one order and one seed")
+    if len(orders) > 1 and reference not in orders:
+        raise ValueError(f"the reference order {reference!r} is not among the orders ({', '.join(orders)})")
     out_dir = Path(out_dir)
     with run_lock(out_dir, name=lock_name()):  # every run's folder is locked again by train_run
-        runs = []
+        runs, failed_runs = [], []
         for order in orders:
             for seed in seed_list:
                 run_train = dataclasses.replace(train, order=order, seed=seed)
+                train_dir = out_dir / f"{order}-seed{seed}"
                 echo(f"ablation: order {order}, seed {seed}")
-                summary = train_run(
-                    run_dir,
-                    out_dir / f"{order}-seed{seed}",
-                    model=model,
-                    train=run_train,
-                    recipe_name=recipe_name,
-                    echo=echo,
-                )
-                runs.append(
-                    {
-                        "order": order,
-                        "seed": seed,
-                        "train_dir": summary["train_dir"],
-                        "he_loss": summary["final"].get("he_loss"),
-                        "en_loss": summary["final"].get("en_loss"),
-                        "evals": summary["evals"],
-                    }
-                )
-        table = [_row(order, [r for r in runs if r["order"] == order]) for order in orders]
-        result = {
-            "orders": list(orders),
-            "seeds": seed_list,
-            "runs": runs,
-            "table": table,
-            "model": dataclasses.asdict(model),
-            "train": dataclasses.asdict(train),
-        }
-        write_json_atomic(out_dir / "ablation.json", result)
-        _write_table(out_dir, table, len(seed_list))
-        result["plot"] = _plot(out_dir, runs, table)
+                try:
+                    summary = train_run(
+                        run_dir, train_dir, model=model, train=run_train, recipe_name=recipe_name, echo=echo
+                    )
+                except HebatronError:
+                    raise
+                except Exception as exc:  # a crashed run is reported by name; the others are still used
+                    failed = {"order": order, "seed": seed, "train_dir": str(train_dir), "error": _error_line(exc)}
+                    failed_runs.append(failed)
+                    echo(f"ablation: order {order}, seed {seed} failed: {failed['error']}")
+                    continue
+                runs.append(_run_record(order, seed, summary))
+        result = summarize_runs(runs, failed_runs, orders=orders, seeds=seed_list, reference=reference)
+        result |= {"model": dataclasses.asdict(model), "train": dataclasses.asdict(train)}
+        write_outputs(out_dir, result)
         if result["plot"] is None:
             echo("matplotlib is not installed: ablation.png not written")
         return result
+
+
+def summarize_runs(
+    runs: list[dict], failed_runs: list[dict], *, orders: Sequence[str], seeds: Sequence[int], reference: str
+) -> dict:
+    """The ablation's summary of its finished runs: the table per order and the paired comparisons."""
+    return {
+        "orders": list(orders),
+        "seeds": list(seeds),
+        "reference": reference,
+        "runs": runs,
+        "failed_runs": failed_runs,
+        "table": [_row(order, [r for r in runs if r["order"] == order]) for order in orders],
+        "comparisons": compare(runs, orders=orders, reference=reference, metrics=METRICS),
+    }
+
+
+def write_outputs(out_dir: Path, result: dict) -> None:
+    """ablation.json, the .md table with the comparisons, ablation.csv, comparisons.csv and the plot
+    (``result["plot"]``: its path, or None without matplotlib)."""
+    write_json_atomic(out_dir / "ablation.json", result)
+    _write_table(out_dir, result)
+    result["plot"] = _plot(out_dir, result["runs"], result["table"], result["comparisons"])
+
+
+def _run_record(order: str, seed: int, summary: dict) -> dict:
+    record = {"order": order, "seed": seed, "train_dir": summary["train_dir"]}
+    record |= {m: summary["final"].get(m) for m in METRICS if m != "he_acc" or m in summary["final"]}
+    return record | {"evals": summary["evals"]}
+
+
+def _error_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _row(order: str, runs: list[dict]) -> dict:
@@ -95,21 +144,60 @@ def _row(order: str, runs: list[dict]) -> dict:
     return row
 
 
-def _write_table(out_dir: Path, table: list[dict], n_seeds: int) -> None:
-    lines = [f"| order | he_loss (mean ± std, {n_seeds} seeds) | en_loss (mean ± std) |", "|---|---|---|"]
+def _write_table(out_dir: Path, result: dict) -> None:
+    table, comparisons = result["table"], result["comparisons"]
+    lines = [f"| order | he_loss (mean ± std, {len(result['seeds'])} seeds) | en_loss (mean ± std) |", "|---|---|---|"]
     for row in table:
         lines.append(
             f"| {row['order']} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
             f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |"
         )
+    if comparisons:
+        lines += [
+            "",
+            f"Paired differences against `{result['reference']}` (same seed), Holm-corrected across "
+            f"{len(comparisons)} comparisons:",
+            "",
+            "| comparison | metric | n | mean diff | 95% CI (t) | 95% CI (bootstrap) | p | p (Holm) | MDE |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in comparisons:
+            lines.append(
+                f"| {c['order']} − {c['reference']} | {c['metric']} | {c['n']} | {_num(c['diff_mean'], '+.4f')} "
+                f"| {_interval(c['ci95'])} | {_interval(c['ci95_bootstrap'])} | {_num(c['p_value'], '.3g')} "
+                f"| {_num(c['p_holm'], '.3g')} | {_num(c['mde'], '.4f')} |"
+            )
+        lines += ["", *(f"- {c['sentence']}" for c in comparisons)]
+    if result["failed_runs"]:
+        lines += ["", "Runs that failed (left out of the table and of their pairs):", ""]
+        lines += [f"- {f['order']}, seed {f['seed']}: {f['error']}" for f in result["failed_runs"]]
     write_text_atomic(out_dir / "ablation.md", "\n".join(lines) + "\n")
     with atomic_write(out_dir / "ablation.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
         writer.writeheader()
         writer.writerows(table)
+    with atomic_write(out_dir / "comparisons.csv", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COMPARISON_FIELDS)
+        writer.writeheader()
+        for c in comparisons:
+            writer.writerow({k: _csv_cell(c.get(k)) for k in COMPARISON_FIELDS})
 
 
-def _plot(out_dir: Path, runs: list[dict], table: list[dict]) -> str | None:
+def _num(x: float | None, spec: str) -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _interval(iv: list[float] | None) -> str:
+    return "–" if iv is None else f"{iv[0]:+.4f} to {iv[1]:+.4f}"
+
+
+def _csv_cell(value):
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else value
+
+
+def _plot(out_dir: Path, runs: list[dict], table: list[dict], comparisons: list[dict]) -> str | None:
     try:
         import matplotlib
 
@@ -117,7 +205,7 @@ def _plot(out_dir: Path, runs: list[dict], table: list[dict]) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, (curves, bars) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (curves, bars, diffs) = plt.subplots(1, 3, figsize=(16, 4))
     colors = dict(zip(ORDERS, ("tab:blue", "tab:orange", "tab:green"), strict=True))
     for run in runs:
         train = [r for r in read_metrics(Path(run["train_dir"]) / "metrics.jsonl") if r.get("kind") == "train"]
@@ -148,9 +236,30 @@ def _plot(out_dir: Path, runs: list[dict], table: list[dict]) -> str | None:
         pad = 0.1 * (max(highs) - min(lows) or 1.0)
         bars.set_ylim(min(lows) - pad, max(highs) + pad)
     bars.legend()
+    _plot_differences(diffs, comparisons)
     fig.tight_layout()
     path = out_dir / "ablation.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return str(path)
+
+
+def _plot_differences(ax, comparisons: list[dict]) -> None:
+    """Each comparison's mean paired difference with its 95% t interval, and the zero line."""
+    ax.axhline(0, color="black", linewidth=0.8)
+    for i, c in enumerate(comparisons):
+        if c["diff_mean"] is None:
+            continue
+        low, high = c["ci95"] or (c["diff_mean"], c["diff_mean"])
+        ax.errorbar(
+            [i],
+            [c["diff_mean"]],
+            yerr=[[c["diff_mean"] - low], [high - c["diff_mean"]]],
+            fmt="o",
+            capsize=4,
+            color="tab:red" if c["metric"] == "en_loss" else "tab:blue",
+        )
+    labels = [f"{c['order']}−{c['reference']}\n{c['metric']} (n={c['n']})" for c in comparisons]
+    ax.set_xticks(range(len(comparisons)), labels, fontsize=7)
+    ax.set(ylabel="paired difference", title="order − reference, per seed (mean, 95% CI)")
