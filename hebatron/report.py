@@ -240,7 +240,53 @@ def ablation_section(ablation_dir: Path) -> str:
         "<h2>Curriculum ablation</h2>"
         + _svg(fig)
         + _table(["order", "he_loss mean", "he_loss std", "en_loss mean", "en_loss std", "runs"], rows)
+        + _comparisons_html(data)
     )
+
+
+def _comparisons_html(data: dict) -> str:
+    """The paired comparisons against the reference order: one sentence each, the table, the failed runs.
+    An ablation.json written before comparisons existed has none, and shows none."""
+    comparisons, failed = data.get("comparisons") or [], data.get("failed_runs") or []
+    parts = []
+    if comparisons:
+        parts.append(
+            f"<h3>Paired differences against {html.escape(str(data.get('reference', 'forward')))}</h3>"
+            + "<ul>"
+            + "".join(f"<li>{html.escape(c['sentence'])}</li>" for c in comparisons)
+            + "</ul>"
+        )
+        rows = [
+            (
+                f"{c['order']} − {c['reference']}",
+                c["metric"],
+                c["n"],
+                c["diff_mean"],
+                _ci(c["ci95"]),
+                _ci(c.get("ci95_bootstrap")),
+                c["p_value"],
+                c["p_holm"],
+                c["mde"],
+            )
+            for c in comparisons
+        ]
+        columns = ["comparison", "metric", "n", "mean diff", "95% CI (t)", "95% CI (bootstrap)", "p", "p (Holm)"]
+        parts.append(_table([*columns, "MDE"], rows))
+    if failed:
+        parts.append(
+            "<p>Runs that failed (left out of the table and of their pairs):</p><ul>"
+            + "".join(f"<li>{html.escape(_failed_line(f))}</li>" for f in failed)
+            + "</ul>"
+        )
+    return "".join(parts)
+
+
+def _failed_line(failed: dict) -> str:
+    return f"{failed['order']}, seed {failed['seed']}: {failed['error']}"
+
+
+def _ci(interval: list[float] | None) -> str:
+    return "" if interval is None else f"{interval[0]:+.4g} to {interval[1]:+.4g}"
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
