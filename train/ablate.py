@@ -132,7 +132,7 @@ def _run_record(order: str, seed: int, summary: dict) -> dict:
 
 def _error_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _row(order: str, runs: list[dict]) -> dict:

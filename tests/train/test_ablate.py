@@ -99,4 +99,11 @@ def test_real_ablation(synthetic_run, tiny_recipe, tmp_path):
     summary = json.loads((tmp_path / "s.json").read_text())
     assert [r["order"] for r in summary["table"]] == ["forward", "shuffled"]
     assert all(r["runs"] == 2 and r["he_loss_std"] > 0 for r in summary["table"])
+    assert summary["failed_runs"] == []
+    assert [(c["metric"], c["order"], c["reference"], c["n"]) for c in summary["comparisons"]] == [
+        ("he_loss", "shuffled", "forward", 2),
+        ("en_loss", "shuffled", "forward", 2),
+    ]
+    assert all(c["ci95"][0] <= c["diff_mean"] <= c["ci95"][1] and c["mde"] > 0 for c in summary["comparisons"])
+    assert (tmp_path / "abl" / "comparisons.csv").is_file()
     assert (tmp_path / "abl" / "ablation.png").is_file()
