@@ -310,6 +310,9 @@ def train(
     order: Annotated[str | None, typer.Option(help="forward | reversed | shuffled (no curriculum).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (same seed, same losses on CPU).")] = None,
     steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+    tokens_per_phase: Annotated[
+        str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
+    ] = None,
     tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
@@ -324,6 +327,7 @@ def train(
         order=order,
         seed=seed,
         steps_per_phase=steps_per_phase,
+        tokens_per_phase=tokens_per_phase,
         tensor_parallel=tp,
         pipeline_parallel=pp,
         expert_parallel=ep,
@@ -343,12 +347,15 @@ def ablate(
     seeds: Annotated[int, typer.Option(help="Seeds per order, from the recipe's seed on.")] = 3,
     recipe: Annotated[str, typer.Option(help="Model recipe.")] = "tiny-moe",
     steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+    tokens_per_phase: Annotated[
+        str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
+    ] = None,
     summary: Annotated[Path | None, typer.Option(help="Also write the ablation's summary as JSON here.")] = None,
 ) -> None:
     """The curriculum ablation: final he_loss/en_loss mean ± std per order, with a plot."""
     from train.ablate import ablate as run_ablation
 
-    r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase)
+    r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase, tokens_per_phase=tokens_per_phase)
     result = run_ablation(
         run, out, orders=orders.split(","), seeds=seeds, model=r.model, train=cfg, recipe_name=r.name, echo=print
     )
