@@ -6,7 +6,9 @@ such as an anchor with ratio 0, is not counted). These are not the reference LM'
 ``hebatron shard`` balances the phases in. A phase trains ``tokens_trained = steps x global_batch_size x
 seq_length`` tokens (the predicted positions: each sample reads ``seq_length + 1`` tokens and predicts
 ``seq_length``), Hebrew and anchor together, in the blend's shares. ``epochs = tokens_trained /
-tokens_available``: above 1, Megatron repeats the phase's data.
+tokens_available``: above 1, Megatron repeats the phase's data. Under ``shuffled`` order a slot draws from all
+three phases, but the blend weights phase k by its share of the steps, so phase k's data is trained the same
+``tokens_trained`` over the whole run; its record is written after the slot labelled k.
 
 ``equal`` gives every phase ``steps_per_phase`` steps; ``proportional`` divides the same total among the
 phases in proportion to their ``tokens_available`` (``split_steps``). Pure Python: testable without torch.

@@ -125,3 +125,31 @@ def test_data_records_once_per_phase_and_after_resumption(synthetic_run, tmp_pat
     # another choice of steps per phase is refused, naming the option
     result = run_train(synthetic_run, "-o", out, "--recipe", recipe, "--tokens-per-phase", "equal")
     assert result.returncode == 2 and "tokens_per_phase" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("order", ["forward", "reversed", "shuffled"])
+def test_slots_take_their_phase_steps(synthetic_run, order):
+    from collections import Counter
+
+    from train.data import TokenizerInfo, build_phases, phase_steps, phase_tokens, read_manifest
+
+    manifest = read_manifest(synthetic_run)
+    tok = TokenizerInfo.from_manifest(manifest, synthetic_run)
+    train = TrainConfig(steps_per_phase=25, global_batch_size=4, micro_batch_size=2, order=order)
+    held = {int(k): p["hebrew"]["tokens"] + p["anchor"]["tokens"] for k, p in manifest["phases"].items()}
+    assert phase_tokens(synthetic_run, manifest) == held
+    assert phase_steps(TrainConfig(tokens_per_phase="proportional"), held) == split_steps(held, 60)
+    steps = {1: 10, 2: 20, 3: 45}
+    slots = build_phases(synthetic_run, manifest, tok, model=ModelConfig(seq_length=32), train=train, steps=steps)
+    assert {s.phase: s.steps for s in slots} == steps
+    if order != "shuffled":
+        assert [s.phase for s in slots] == ([3, 2, 1] if order == "reversed" else [1, 2, 3])
+        assert all(len(s.dataset) == 4 * steps[s.phase] and s.offset == 0 for s in slots)
+        return
+    # one blend: slots cut at the step counts, each phase's data weighted by its share of the steps
+    assert [(s.phase, s.offset) for s in slots] == [(1, 0), (2, 40), (3, 120)]
+    dataset = slots[0].dataset
+    assert len(dataset) == 300
+    by_part = Counter(dataset.dataset_index[:300].tolist())  # parts: hebrew, anchor of phase 1, 2, 3
+    for k in (1, 2, 3):
+        assert abs(by_part[2 * k - 2] + by_part[2 * k - 1] - 4 * steps[k]) <= 1
