@@ -310,6 +310,9 @@ def train(
     order: Annotated[str | None, typer.Option(help="forward | reversed | shuffled (no curriculum).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (same seed, same losses on CPU).")] = None,
     steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+    tokens_per_phase: Annotated[
+        str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
+    ] = None,
     tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
@@ -324,6 +327,7 @@ def train(
         order=order,
         seed=seed,
         steps_per_phase=steps_per_phase,
+        tokens_per_phase=tokens_per_phase,
         tensor_parallel=tp,
         pipeline_parallel=pp,
         expert_parallel=ep,
@@ -343,6 +347,9 @@ def ablate(
     seeds: Annotated[int, typer.Option(help="Seeds per order, from the recipe's seed on.")] = 3,
     recipe: Annotated[str, typer.Option(help="Model recipe.")] = "tiny-moe",
     steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
+    tokens_per_phase: Annotated[
+        str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
+    ] = None,
     summary: Annotated[Path | None, typer.Option(help="Also write the ablation's summary as JSON here.")] = None,
     reference: Annotated[str, typer.Option(help="The order every other order is compared with, seed by seed.")] = (
         "forward"
@@ -352,7 +359,7 @@ def ablate(
     difference per seed with its 95% interval, p-value (Holm-corrected) and minimum detectable effect."""
     from train.ablate import ablate as run_ablation
 
-    r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase)
+    r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase, tokens_per_phase=tokens_per_phase)
     result = run_ablation(
         run,
         out,

@@ -257,6 +257,11 @@ class TrainConfig:
     """Shard optimizer state across data-parallel ranks (ZeRO-1)."""
     order: Order = "forward"
     """Curriculum order: forward (1→2→3, easy to hard), reversed (3→2→1), shuffled (one blend, no curriculum)."""
+    tokens_per_phase: Literal["equal", "proportional"] = "equal"
+    """Steps per phase: equal (steps_per_phase each) or proportional (the same total, divided among the phases
+    in proportion to the tokens each holds; see ``train.epochs.split_steps``)."""
+    max_epochs_warning: float = 4.0
+    """Warn when a phase repeats its data more than this many times (epochs = tokens trained / tokens held)."""
 
     def __post_init__(self) -> None:
         _positive(
@@ -280,6 +285,10 @@ class TrainConfig:
                 f"micro_batch_size ({self.micro_batch_size})"
             )
         _choice("train", "order", self.order, ORDERS)
+        _choice("train", "tokens_per_phase", self.tokens_per_phase, ("equal", "proportional"))
+        value = self.max_epochs_warning
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"train.max_epochs_warning must be a positive number, got {value!r}")
         _choice("train", "precision", self.precision, ("fp32", "bf16", "fp16"))
         _choice("train", "decay_style", self.decay_style, ("linear", "cosine", "exponential", "minus_sqrt"))
         for name in (
@@ -326,7 +335,11 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-_NOT_FINGERPRINTED = {"log_interval"}
+_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning"}
+
+#: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
+#: behaviour before the field existed), so those runs still resume and any other choice is refused.
+_FINGERPRINTED_UNLESS = {"tokens_per_phase": "equal"}
 
 
 def config_fingerprint(
@@ -338,7 +351,11 @@ def config_fingerprint(
         "recipe": recipe_name,
         "data": data_sha256,
         "model": dataclasses.asdict(model),
-        "train": {k: v for k, v in dataclasses.asdict(train).items() if k not in _NOT_FINGERPRINTED},
+        "train": {
+            k: v
+            for k, v in dataclasses.asdict(train).items()
+            if k not in _NOT_FINGERPRINTED and not (k in _FINGERPRINTED_UNLESS and v == _FINGERPRINTED_UNLESS[k])
+        },
         "tokenizer": {k: tokenizer.get(k) for k in ("name", "vocab_size", "eod", "sha256")},
     }
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()

@@ -7,8 +7,9 @@ tokenizer's ``vocab_size`` and ``eod``).
 Phase ``k`` is Megatron's ``BlendedDataset`` of its Hebrew and anchor prefixes weighted ``1 - r_k`` and
 ``r_k`` — Megatron realizes the weights exactly in samples, and every sample is ``seq_length + 1`` tokens, so
 the token shares are the manifest's. ``shuffled`` order (the no-curriculum baseline) is one blend of all six
-prefixes weighted ``(1 - r_k) / 3`` and ``r_k / 3``: the same tokens of each kind as the curriculum, with no
-order, cut into three slots of ``steps_per_phase`` steps.
+prefixes weighted ``(1 - r_k) s_k / S`` and ``r_k s_k / S`` (``s_k`` phase k's steps, ``S`` all steps: a third
+each with equal steps): the same tokens of each kind as the curriculum, with no order, cut into three slots of
+``s_k`` steps. Steps per phase come from ``phase_steps`` (``train.tokens_per_phase``; see ``train.epochs``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from common.errors import HebatronError
 from common.files import file_sha256
 from common.freshness import recorded_files
 from common.layout import PHASES, phase_order
+from train import epochs
 from train.config import ModelConfig, TrainConfig
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "manifest_sha256",
     "phase_order",
     "build_phases",
+    "phase_tokens",
+    "phase_steps",
     "build_eval_sets",
 ]
 
@@ -82,11 +86,12 @@ class TokenizerInfo:
 
 @dataclass(frozen=True, slots=True)
 class PhaseData:
-    """One curriculum slot: the phase label, its dataset, and the sample where the slot starts in it."""
+    """One curriculum slot: the phase label, its dataset, the sample where the slot starts in it, and its steps."""
 
     phase: int
     dataset: object
     offset: int
+    steps: int
 
 
 def read_manifest(run_dir: Path) -> dict:
@@ -126,6 +131,24 @@ def _documents(prefix: str) -> int:
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
     return len(IndexedDataset(prefix))
+
+
+def _tokens(prefix: str) -> int:
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    indexed = IndexedDataset(prefix)  # keep it alive: sequence_lengths is a view of its memory map
+    return int(indexed.sequence_lengths.sum())
+
+
+def phase_tokens(run_dir: Path, manifest: dict) -> dict[int, int]:
+    """Phase -> the tokens its blend draws from (Hebrew + anchor, end-of-document tokens included), counted in
+    the token files the trainer reads."""
+    return {k: sum(_tokens(p) for p, _ in phase_blend(run_dir, manifest, k)) for k in PHASES}
+
+
+def phase_steps(train: TrainConfig, tokens: dict[int, int]) -> dict[int, int]:
+    """Phase -> its optimizer steps under ``train.tokens_per_phase``; they sum to ``train.total_steps``."""
+    return epochs.phase_steps(train.tokens_per_phase, train.steps_per_phase, tokens)
 
 
 def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, float]]:
@@ -176,20 +199,29 @@ def build_phases(
     model: ModelConfig,
     train: TrainConfig,
     cache: Path | None = None,
+    steps: dict[int, int] | None = None,
 ) -> list[PhaseData]:
-    """The three curriculum slots in training order, each ``steps_per_phase * global_batch_size`` samples."""
-    n = train.steps_per_phase * train.global_batch_size
+    """The three curriculum slots in training order, phase k's ``steps[k] * global_batch_size`` samples
+    (``steps``: from ``phase_steps``; None = ``steps_per_phase`` each)."""
+    steps = steps or {k: train.steps_per_phase for k in PHASES}
+    batch = train.global_batch_size
     if train.order == "shuffled":
-        blend = [(p, w / 3) for k in PHASES for p, w in phase_blend(run_dir, manifest, k)]
+        total = sum(steps.values())
+        # w / (total / s) is exactly w / 3 when the steps are equal: the blend of equal steps is unchanged
+        blend = [(p, w / (total / steps[k])) for k in PHASES for p, w in phase_blend(run_dir, manifest, k)]
         config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(blend), split="100,0,0")
-        dataset = _build([3 * n, 0, 0], config)[0]
-        return [PhaseData(phase=k, dataset=dataset, offset=i * n) for i, k in enumerate(PHASES)]
+        dataset = _build([total * batch, 0, 0], config)[0]
+        slots, start = [], 0
+        for k in PHASES:
+            slots.append(PhaseData(phase=k, dataset=dataset, offset=start * batch, steps=steps[k]))
+            start += steps[k]
+        return slots
     slots = []
     for k in phase_order(train.order):
         config = _gpt_config(
             model, train, tokenizer, cache, blend=_unzip(phase_blend(run_dir, manifest, k)), split="100,0,0"
         )
-        slots.append(PhaseData(phase=k, dataset=_build([n, 0, 0], config)[0], offset=0))
+        slots.append(PhaseData(phase=k, dataset=_build([steps[k] * batch, 0, 0], config)[0], offset=0, steps=steps[k]))
     return slots
 
 

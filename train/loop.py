@@ -2,7 +2,9 @@
 evaluation after each.
 
 One learning-rate schedule (WSD: warmup, stable, decay) spans the three phases; a phase is a change of the
-data blend only, as in Nemotron-3. Re-running continues after the last complete phase checkpoint; a run
+data blend only, as in Nemotron-3. Each phase gets ``train.tokens_per_phase`` steps (equal, or in proportion to
+its tokens), and its ``data`` record says how many times its data was repeated (``train.epochs``), with a
+warning above ``train.max_epochs_warning``. Re-running continues after the last complete phase checkpoint; a run
 whose phases are all checkpointed does nothing and says so.
 """
 
@@ -15,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from loguru import logger
 
 from common.files import run_lock
 from common.freshness import check_fresh
-from train import checkpoint, data
+from train import checkpoint, data, epochs
 from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
 from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
@@ -106,7 +109,9 @@ def _train(
         train_dir.mkdir(parents=True, exist_ok=True)
     torch.distributed.barrier()
     cache = train_dir / ".cache" / "datasets"
-    slots = data.build_phases(run_dir, manifest, tokenizer, model=model, train=train, cache=cache)
+    records = _data_records(run_dir, manifest, model, train)
+    steps = {k: r["steps"] for k, r in records.items()}
+    slots = data.build_phases(run_dir, manifest, tokenizer, model=model, train=train, cache=cache, steps=steps)
     eval_sets, notes = data.build_eval_sets(run_dir, tokenizer, model=model, train=train, cache=cache)
     if world.is_logger:
         for note in notes:
@@ -129,11 +134,17 @@ def _train(
         keep_phases={c.info["phase"] for c in done},
         echo=echo,
     )
+    for c in done:  # a run checkpointed before data records existed gets them now; present ones are kept
+        log.data(records[c.info["phase"]])
     if world.is_logger:
         echo(
             f"training {recipe_name}: {_count(net):,} parameters on this rank, {world.world_size} process(es) "
-            f"({world.backend}), order {train.order} {phases}, {train.steps_per_phase} steps per phase"
+            f"({world.backend}), order {train.order} {phases}, steps per phase "
+            f"{', '.join(f'{k}: {steps[k]}' for k in phases)} ({train.tokens_per_phase})"
         )
+        for slot in slots[len(done) :]:
+            if (warning := epochs.epoch_warning(records[slot.phase], train.max_epochs_warning)) is not None:
+                logger.warning(warning)
 
     phase_run = _PhaseRunner(
         world=world,
@@ -153,6 +164,7 @@ def _train(
         distributed.seed_all(train.seed + 1000 * (slot_index + 1))
         global_step = phase_run.run(slot, global_step)
         evals = _evaluate(ddp, eval_sets, model, train, world)
+        log.data(records[slot.phase])
         log.eval(after_phase=slot.phase, **evals)
         info = {
             "phase": slot.phase,
@@ -161,6 +173,7 @@ def _train(
             "phases": phases,
             "step": global_step,
             "evals": evals,
+            "data": {k: v for k, v in records[slot.phase].items() if k != "kind"},
             "fingerprint": fingerprint,
             "recipe": recipe_name,
             "world_size": world.world_size,
@@ -192,7 +205,7 @@ class _PhaseRunner:
         train, world = self.train, self.world
         num_micro = train.global_batch_size // (train.micro_batch_size * world.data_parallel_size)
         window_start, window_steps = time.perf_counter(), 0
-        for s in range(train.steps_per_phase):
+        for s in range(slot.steps):
             batches = step.micro_batches(
                 slot,
                 s,
@@ -214,7 +227,7 @@ class _PhaseRunner:
             aux = step.moe_losses(self.config, num_micro)  # a collective: every rank, every step
             global_step += 1
             window_steps += 1
-            if global_step % train.log_interval == 0 or s == train.steps_per_phase - 1:
+            if global_step % train.log_interval == 0 or s == slot.steps - 1:
                 self._log(slot.phase, global_step, result, aux, time.perf_counter() - window_start, window_steps)
                 window_start, window_steps = time.perf_counter(), 0
         return global_step
@@ -238,6 +251,22 @@ class _PhaseRunner:
             mfu=self.flops_per_token * tokens_per_s / (peak * self.world.world_size) if peak else None,
             memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         )
+
+
+def _data_records(run_dir: Path, manifest: dict, model: ModelConfig, train: TrainConfig) -> dict[int, dict]:
+    """Phase -> its ``data`` record: steps under ``train.tokens_per_phase`` and the epochs they make."""
+    tokens = data.phase_tokens(run_dir, manifest)
+    steps = data.phase_steps(train, tokens)
+    return {
+        k: epochs.data_record(
+            k,
+            steps=steps[k],
+            global_batch_size=train.global_batch_size,
+            seq_length=model.seq_length,
+            tokens_available=tokens[k],
+        )
+        for k in tokens
+    }
 
 
 def _wrap(net, config, train: TrainConfig):
@@ -352,6 +381,7 @@ def _summary(status: str, train_dir: Path, train: TrainConfig, done: list) -> di
         "order": train.order,
         "steps": done[-1].info["step"] if done else 0,
         "evals": evals,
+        "data": {c.info["phase"]: c.info["data"] for c in done if "data" in c.info},
         "final": last,
         "checkpoints": [str(c.path) for c in done],
         "metrics": str(train_dir / "metrics.jsonl"),

@@ -2,7 +2,9 @@
 
 Records: ``{"kind": "train", "step", "phase", "loss", "lr", "grad_norm", "tokens_per_s", "aux_loss"}`` (plus
 ``z_loss``, and ``mfu``/``memory_gib`` on GPU) every ``log_interval`` steps, and
-``{"kind": "eval", "after_phase", "he_loss", "en_loss"}`` after each phase. On resumption the file is cut
+``{"kind": "eval", "after_phase", "he_loss", "en_loss"}`` after each phase, and before it
+``{"kind": "data", "phase", "steps", "tokens_trained", "tokens_available", "epochs"}`` (``train.epochs`` says what
+is counted), once per phase. On resumption the file is cut
 back to what the checkpoint covers, so a re-run never duplicates records; and a checkpoint counts as done only
 when the file holds its records (``logged_checkpoints``), so a record lost to a write cut short is never
 missing from a finished run.
@@ -76,8 +78,10 @@ class MetricsLog:
                 for r in read_metrics(path)
                 if (r.get("kind") == "train" and r.get("step", 0) <= keep_until_step)
                 or (r.get("kind") == "eval" and r.get("after_phase") in keep_phases)
+                or (r.get("kind") == "data" and r.get("phase") in keep_phases)
             ]
             write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+        self.data_phases = {r.get("phase") for r in kept if r.get("kind") == "data"} if enabled else set()
 
     def write(self, record: dict) -> None:
         if not self.enabled:
@@ -135,6 +139,20 @@ class MetricsLog:
             if memory_gib is not None:
                 parts.append(f"mem {memory_gib:.1f} GiB")
             self.echo(" | ".join(parts))
+
+    def data(self, record: dict) -> None:
+        """A phase's ``data`` record (``train.epochs.data_record``), written once: a phase whose record the
+        file already holds is skipped."""
+        if record["phase"] in self.data_phases:
+            return
+        self.write(record)
+        self.data_phases.add(record["phase"])
+        if self.enabled:
+            epochs = "-" if record["epochs"] is None else f"{record['epochs']:.2f}"
+            self.echo(
+                f"data of phase {record['phase']} | {record['tokens_trained']:,} tokens trained of "
+                f"{record['tokens_available']:,} held | {epochs} epochs"
+            )
 
     def eval(self, *, after_phase: int, he_loss: float | None, en_loss: float | None) -> None:
         self.write({"kind": "eval", "after_phase": after_phase, "he_loss": he_loss, "en_loss": en_loss})
