@@ -313,6 +313,10 @@ def train(
     tokens_per_phase: Annotated[
         str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
     ] = None,
+    lr_schedule: Annotated[
+        str | None,
+        typer.Option(help="wsd (one schedule over all phases) | wsd-per-phase (warmup and decay in each) | constant."),
+    ] = None,
     tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
@@ -328,6 +332,7 @@ def train(
         seed=seed,
         steps_per_phase=steps_per_phase,
         tokens_per_phase=tokens_per_phase,
+        lr_schedule=lr_schedule,
         tensor_parallel=tp,
         pipeline_parallel=pp,
         expert_parallel=ep,
@@ -350,6 +355,14 @@ def ablate(
     tokens_per_phase: Annotated[
         str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
     ] = None,
+    lr_schedule: Annotated[
+        str | None,
+        typer.Option(help="wsd (one schedule over all phases) | wsd-per-phase (warmup and decay in each) | constant."),
+    ] = None,
+    lr_schedules: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated schedules to cross with the orders (orders compared within each)."),
+    ] = None,
     summary: Annotated[Path | None, typer.Option(help="Also write the ablation's summary as JSON here.")] = None,
     reference: Annotated[str, typer.Option(help="The order every other order is compared with, seed by seed.")] = (
         "forward"
@@ -359,11 +372,14 @@ def ablate(
     difference per seed with its 95% interval, p-value (Holm-corrected) and minimum detectable effect."""
     from train.ablate import ablate as run_ablation
 
-    r, cfg = _train_recipe(recipe, steps_per_phase=steps_per_phase, tokens_per_phase=tokens_per_phase)
+    r, cfg = _train_recipe(
+        recipe, steps_per_phase=steps_per_phase, tokens_per_phase=tokens_per_phase, lr_schedule=lr_schedule
+    )
     result = run_ablation(
         run,
         out,
         orders=orders.split(","),
+        schedules=lr_schedules.split(",") if lr_schedules else None,
         seeds=seeds,
         model=r.model,
         train=cfg,

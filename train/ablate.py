@@ -1,8 +1,10 @@
-"""The curriculum ablation: the same model trained per order (forward, reversed, shuffled) and seed.
+"""The curriculum ablation: the same model trained per order (forward, reversed, shuffled), learning-rate
+schedule (``train.lr_schedule``; orders are compared within a schedule) and seed.
 
-``DIR/<order>-seed<S>/`` holds each run (a normal TRAIN_DIR, so an interrupted ablation resumes run by
-run); ``DIR/ablation.json`` every run's final evaluation, the mean ± std per order, the paired comparisons
-of every order against the reference order (``comparisons``, see ``train.stats``) and the runs that crashed
+``DIR/<order>-seed<S>/`` (under ``wsd``) or ``DIR/<order>-<schedule>-seed<S>/`` holds each run (a normal
+TRAIN_DIR, so an interrupted ablation resumes run by run); ``DIR/ablation.json`` every run's final
+evaluation, the mean ± std per schedule and order, the paired comparisons of every order against the
+reference order within each schedule (``comparisons``, see ``train.stats``) and the runs that crashed
 (``failed_runs``: a crashed run is reported and the other runs are used); ``DIR/ablation.md`` and
 ``DIR/ablation.csv`` the table, ``DIR/comparisons.csv`` the comparisons; ``DIR/ablation.png`` the plot
 (matplotlib).
@@ -20,14 +22,15 @@ from pathlib import Path
 from common.errors import HebatronError
 from common.files import atomic_path, atomic_write, run_lock, write_json_atomic, write_text_atomic
 from common.layout import ORDERS
-from train.config import ModelConfig, TrainConfig
+from train.config import LR_SCHEDULES, ModelConfig, TrainConfig
 from train.distributed import lock_name
 from train.metrics import read_metrics
-from train.stats import compare
+from train.stats import compare, holm, sentence
 
 METRICS = ("he_loss", "en_loss", "he_acc")
 COMPARISON_FIELDS = [
     "metric",
+    "schedule",
     "order",
     "reference",
     "n",
@@ -51,6 +54,7 @@ def ablate(
     out_dir: Path,
     *,
     orders: Sequence[str] = ORDERS,
+    schedules: Sequence[str] | None = None,
     seeds: int | Sequence[int] = 3,
     model: ModelConfig,
     train: TrainConfig,
@@ -58,42 +62,35 @@ def ablate(
     reference: str = "forward",
     echo=print,
 ) -> dict:
-    """Train one run per order and seed (``seeds``: a count, starting at ``train.seed``, or the seeds),
-    summarize the final ``he_loss`` and ``en_loss`` per order and compare every order with ``reference``
-    seed by seed. A run that raises is recorded in ``failed_runs`` and the ablation goes on; an error the
+    """Train one run per order, learning-rate schedule (``schedules``; default ``train.lr_schedule``) and seed
+    (``seeds``: a count, starting at ``train.seed``, or the seeds), summarize the final ``he_loss`` and
+    ``en_loss`` per order and schedule and compare every order with ``reference`` seed by seed, within each
+    schedule. A run that raises is recorded in ``failed_runs`` and the ablation goes on; an error the
     user can fix (a ``HebatronError``, the same for every run) stops it. Returns what ``ablation.json``
     holds."""
-    from train.loop import train_run
-
     for order in orders:
         if order not in ORDERS:
             raise ValueError(f"unknown order {order!r}; choose from {', '.join(ORDERS)}")
+    schedules = [train.lr_schedule] if schedules is None else list(schedules)
+    for name in schedules:
+        if name not in LR_SCHEDULES:
+            raise ValueError(f"unknown learning-rate schedule {name!r}; choose from {', '.join(LR_SCHEDULES)}")
     seed_list = [train.seed + i for i in range(seeds)] if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seed_list or not orders:
-        raise ValueError("the ablation needs at least one order and one seed")
+    if not seed_list or not orders or not schedules:
+        raise ValueError("the ablation needs at least one order, one schedule and one seed")
     if len(orders) > 1 and reference not in orders:
         raise ValueError(f"the reference order {reference!r} is not among the orders ({', '.join(orders)})")
     out_dir = Path(out_dir)
     with run_lock(out_dir, name=lock_name()):  # every run's folder is locked again by train_run
         runs, failed_runs = [], []
-        for order in orders:
-            for seed in seed_list:
-                run_train = dataclasses.replace(train, order=order, seed=seed)
-                train_dir = out_dir / f"{order}-seed{seed}"
-                echo(f"ablation: order {order}, seed {seed}")
-                try:
-                    summary = train_run(
-                        run_dir, train_dir, model=model, train=run_train, recipe_name=recipe_name, echo=echo
-                    )
-                except HebatronError:
-                    raise
-                except Exception as exc:  # a crashed run is reported by name; the others are still used
-                    failed = {"order": order, "seed": seed, "train_dir": str(train_dir), "error": _error_line(exc)}
-                    failed_runs.append(failed)
-                    echo(f"ablation: order {order}, seed {seed} failed: {failed['error']}")
-                    continue
-                runs.append(_run_record(order, seed, summary))
-        result = summarize_runs(runs, failed_runs, orders=orders, seeds=seed_list, reference=reference)
+        for schedule in schedules:
+            for order in orders:
+                for seed in seed_list:
+                    record = _train_one(run_dir, out_dir, order, schedule, seed, model, train, recipe_name, echo)
+                    (runs if "error" not in record else failed_runs).append(record)
+        result = summarize_runs(
+            runs, failed_runs, orders=orders, seeds=seed_list, reference=reference, schedules=schedules
+        )
         result |= {"model": dataclasses.asdict(model), "train": dataclasses.asdict(train)}
         write_outputs(out_dir, result)
         if result["plot"] is None:
@@ -101,18 +98,64 @@ def ablate(
         return result
 
 
+def run_dir_name(order: str, schedule: str, seed: int) -> str:
+    """A run's folder in the ablation: ``<order>-seed<S>`` under ``wsd`` (as before schedules were crossed),
+    ``<order>-<schedule>-seed<S>`` under another schedule."""
+    return f"{order}-seed{seed}" if schedule == "wsd" else f"{order}-{schedule}-seed{seed}"
+
+
+def _train_one(run_dir, out_dir, order, schedule, seed, model, train, recipe_name, echo) -> dict:
+    """One run's record, or its failure record (with ``error``) when it crashed."""
+    from train.loop import train_run
+
+    run_train = dataclasses.replace(train, order=order, seed=seed, lr_schedule=schedule)
+    train_dir = out_dir / run_dir_name(order, schedule, seed)
+    echo(f"ablation: order {order}, schedule {schedule}, seed {seed}")
+    try:
+        summary = train_run(run_dir, train_dir, model=model, train=run_train, recipe_name=recipe_name, echo=echo)
+    except HebatronError:
+        raise
+    except Exception as exc:  # a crashed run is reported by name; the others are still used
+        failed = {"order": order, "schedule": schedule, "seed": seed, "train_dir": str(train_dir)}
+        failed["error"] = _error_line(exc)
+        echo(f"ablation: order {order}, schedule {schedule}, seed {seed} failed: {failed['error']}")
+        return failed
+    return _run_record(order, seed, summary) | {"schedule": schedule}
+
+
 def summarize_runs(
-    runs: list[dict], failed_runs: list[dict], *, orders: Sequence[str], seeds: Sequence[int], reference: str
+    runs: list[dict],
+    failed_runs: list[dict],
+    *,
+    orders: Sequence[str],
+    seeds: Sequence[int],
+    reference: str,
+    schedules: Sequence[str] | None = None,
 ) -> dict:
-    """The ablation's summary of its finished runs: the table per order and the paired comparisons."""
+    """The ablation's summary of its finished runs: the table per schedule and order, and the paired
+    comparisons of every order with ``reference`` within each schedule (a run without ``schedule`` ran under
+    ``wsd``), Holm-corrected across all of them. ``schedules`` defaults to those the runs name."""
+    if schedules is None:
+        schedules = list(dict.fromkeys(r.get("schedule", "wsd") for r in runs)) or ["wsd"]
+    by_schedule = {name: [r for r in runs if r.get("schedule", "wsd") == name] for name in schedules}
+    table, comparisons = [], []
+    for name, group in by_schedule.items():
+        table += [_row(order, [r for r in group if r["order"] == order]) | {"schedule": name} for order in orders]
+        for c in compare(group, orders=orders, reference=reference, metrics=METRICS):
+            comparisons.append(c | {"schedule": name})
+    if len(by_schedule) > 1:  # Holm over every comparison of the ablation, not each schedule's alone
+        for c, adjusted in zip(comparisons, holm([c["p_value"] for c in comparisons]), strict=True):
+            c["p_holm"] = adjusted
+            c["sentence"] = f"under {c['schedule']}, " + sentence(c, k=len(comparisons))
     return {
         "orders": list(orders),
+        "schedules": list(schedules),
         "seeds": list(seeds),
         "reference": reference,
         "runs": runs,
         "failed_runs": failed_runs,
-        "table": [_row(order, [r for r in runs if r["order"] == order]) for order in orders],
-        "comparisons": compare(runs, orders=orders, reference=reference, metrics=METRICS),
+        "table": table,
+        "comparisons": comparisons,
     }
 
 
@@ -149,7 +192,7 @@ def _write_table(out_dir: Path, result: dict) -> None:
     lines = [f"| order | he_loss (mean ± std, {len(result['seeds'])} seeds) | en_loss (mean ± std) |", "|---|---|---|"]
     for row in table:
         lines.append(
-            f"| {row['order']} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
+            f"| {_who(row)} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
             f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |"
         )
     if comparisons:
@@ -163,14 +206,14 @@ def _write_table(out_dir: Path, result: dict) -> None:
         ]
         for c in comparisons:
             lines.append(
-                f"| {c['order']} − {c['reference']} | {c['metric']} | {c['n']} | {_num(c['diff_mean'], '+.4f')} "
+                f"| {_who(c)} − {c['reference']} | {c['metric']} | {c['n']} | {_num(c['diff_mean'], '+.4f')} "
                 f"| {_interval(c['ci95'])} | {_interval(c['ci95_bootstrap'])} | {_num(c['p_value'], '.3g')} "
                 f"| {_num(c['p_holm'], '.3g')} | {_num(c['mde'], '.4f')} |"
             )
         lines += ["", *(f"- {c['sentence']}" for c in comparisons)]
     if result["failed_runs"]:
         lines += ["", "Runs that failed (left out of the table and of their pairs):", ""]
-        lines += [f"- {f['order']}, seed {f['seed']}: {f['error']}" for f in result["failed_runs"]]
+        lines += [f"- {_who(f)}, seed {f['seed']}: {f['error']}" for f in result["failed_runs"]]
     write_text_atomic(out_dir / "ablation.md", "\n".join(lines) + "\n")
     with atomic_write(out_dir / "ablation.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
@@ -181,6 +224,12 @@ def _write_table(out_dir: Path, result: dict) -> None:
         writer.writeheader()
         for c in comparisons:
             writer.writerow({k: _csv_cell(c.get(k)) for k in COMPARISON_FIELDS})
+
+
+def _who(record: dict) -> str:
+    """A row's, comparison's or run's order, with its schedule when that is not ``wsd``."""
+    schedule = record.get("schedule", "wsd")
+    return record["order"] if schedule == "wsd" else f"{record['order']} ({schedule})"
 
 
 def _num(x: float | None, spec: str) -> str:
@@ -260,6 +309,6 @@ def _plot_differences(ax, comparisons: list[dict]) -> None:
             capsize=4,
             color="tab:red" if c["metric"] == "en_loss" else "tab:blue",
         )
-    labels = [f"{c['order']}−{c['reference']}\n{c['metric']} (n={c['n']})" for c in comparisons]
+    labels = [f"{_who(c)}−{c['reference']}\n{c['metric']} (n={c['n']})" for c in comparisons]
     ax.set_xticks(range(len(comparisons)), labels, fontsize=7)
     ax.set(ylabel="paired difference", title="order − reference, per seed (mean, 95% CI)")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from common.layout import ORDERS, PHASES, Order
 
-__all__ = ["ModelConfig", "TrainConfig", "HYBRID_SYMBOLS", "parse_hybrid_pattern", "config_fingerprint"]
+__all__ = ["ModelConfig", "TrainConfig", "HYBRID_SYMBOLS", "LR_SCHEDULES", "parse_hybrid_pattern", "config_fingerprint"]
 
 #: Megatron's hybrid layer symbols (``megatron.core.ssm.mamba_hybrid_layer_allocation.Symbols``).
 HYBRID_SYMBOLS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
@@ -205,6 +205,10 @@ class ModelConfig:
         return {"mamba": 0, "attention": self.num_layers, "mlp": self.num_layers - moe, "moe": moe}
 
 
+#: Learning-rate schedules (``train.lr_schedule``).
+LR_SCHEDULES = ("wsd", "wsd-per-phase", "constant")
+
+
 @dataclass(kw_only=True, slots=True)
 class TrainConfig:
     """Batch, schedule (WSD over the whole curriculum), parallelism and curriculum order."""
@@ -262,6 +266,10 @@ class TrainConfig:
     in proportion to the tokens each holds; see ``train.epochs.split_steps``)."""
     max_epochs_warning: float = 4.0
     """Warn when a phase repeats its data more than this many times (epochs = tokens trained / tokens held)."""
+    lr_schedule: Literal["wsd", "wsd-per-phase", "constant"] = "wsd"
+    """Learning-rate schedule: wsd (one warmup-stable-decay over all phases, so the decay falls on the last
+    phase), wsd-per-phase (each phase warms up again and decays over its own steps) or constant (warmup, then
+    the peak rate to the end). See ``train.schedule``."""
 
     def __post_init__(self) -> None:
         _positive(
@@ -286,6 +294,7 @@ class TrainConfig:
             )
         _choice("train", "order", self.order, ORDERS)
         _choice("train", "tokens_per_phase", self.tokens_per_phase, ("equal", "proportional"))
+        _choice("train", "lr_schedule", self.lr_schedule, LR_SCHEDULES)
         value = self.max_epochs_warning
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"train.max_epochs_warning must be a positive number, got {value!r}")
@@ -326,9 +335,10 @@ class TrainConfig:
         """Optimizer steps over the three phases."""
         return len(PHASES) * self.steps_per_phase
 
-    def wsd_steps(self) -> tuple[int, int]:
-        """(warmup steps, decay steps) of the schedule over ``total_steps``; warmup stays below the total."""
-        total = self.total_steps
+    def wsd_steps(self, total: int | None = None) -> tuple[int, int]:
+        """(warmup steps, decay steps) of a schedule over ``total`` steps (default ``total_steps``); warmup
+        stays below the total."""
+        total = self.total_steps if total is None else total
         warmup = min(round(self.warmup_fraction * total), total - 1)
         decay = min(round(self.decay_fraction * total), total - warmup)
         return warmup, decay
@@ -339,7 +349,7 @@ _NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning"}
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
 #: behaviour before the field existed), so those runs still resume and any other choice is refused.
-_FINGERPRINTED_UNLESS = {"tokens_per_phase": "equal"}
+_FINGERPRINTED_UNLESS = {"tokens_per_phase": "equal", "lr_schedule": "wsd"}
 
 
 def config_fingerprint(

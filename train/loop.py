@@ -1,8 +1,9 @@
 """``train_run``: a Megatron-core MoE model trained through the curriculum phases, with a checkpoint and an
 evaluation after each.
 
-One learning-rate schedule (WSD: warmup, stable, decay) spans the three phases; a phase is a change of the
-data blend only, as in Nemotron-3. Each phase gets ``train.tokens_per_phase`` steps (equal, or in proportion to
+One learning-rate schedule (WSD: warmup, stable, decay) spans the three phases by default; a phase is then a
+change of the data blend only, as in Nemotron-3 (``train.lr_schedule`` also offers a WSD inside each phase and
+a constant rate; see ``train.schedule``). Each phase gets ``train.tokens_per_phase`` steps (equal, or in proportion to
 its tokens), and its ``data`` record says how many times its data was repeated (``train.epochs``), with a
 warning above ``train.max_epochs_warning``. Re-running continues after the last complete phase checkpoint; a run
 whose phases are all checkpointed does nothing and says so.
@@ -21,7 +22,7 @@ from loguru import logger
 
 from common.files import run_lock
 from common.freshness import check_fresh
-from train import checkpoint, data, epochs
+from train import checkpoint, data, epochs, schedule
 from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
 from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
@@ -120,7 +121,7 @@ def _train(
     distributed.seed_all(train.seed)
     config = to_transformer_config(model, train)
     net = build_model(model, train, tokenizer.vocab_size, config)
-    ddp, optimizer, scheduler = _wrap(net, config, train)
+    ddp, optimizer, scheduler = _wrap(net, config, train, [slot.steps for slot in slots])
     start_step = 0
     if done:
         checkpoint.load_phase(done[-1].path, net, optimizer, scheduler)
@@ -269,12 +270,12 @@ def _data_records(run_dir: Path, manifest: dict, model: ModelConfig, train: Trai
     }
 
 
-def _wrap(net, config, train: TrainConfig):
-    """Megatron DDP, the Megatron optimizer (AdamW) and the WSD scheduler over the whole curriculum."""
+def _wrap(net, config, train: TrainConfig, phase_steps: list[int]):
+    """Megatron DDP, the Megatron optimizer (AdamW) and the scheduler of ``train.lr_schedule`` over
+    ``phase_steps`` (the steps of each phase, in training order)."""
     from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig, finalize_model_grads
     from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
     from megatron.core.optimizer.distrib_optimizer import HAVE_APEX_OR_TE
-    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
     from megatron.core.transformer.module import Float16Module
 
     if train.use_distributed_optimizer and not HAVE_APEX_OR_TE:
@@ -309,22 +310,7 @@ def _wrap(net, config, train: TrainConfig):
         ),
         [ddp],
     )
-    warmup, decay = train.wsd_steps()
-    scheduler = OptimizerParamScheduler(
-        optimizer,
-        init_lr=0.0,
-        max_lr=train.lr,
-        min_lr=train.min_lr,
-        lr_warmup_steps=warmup,
-        lr_decay_steps=train.total_steps,
-        lr_decay_style="WSD",
-        wsd_decay_steps=decay,
-        lr_wsd_decay_style=train.decay_style,
-        start_wd=train.weight_decay,
-        end_wd=train.weight_decay,
-        wd_incr_steps=train.total_steps,
-        wd_incr_style="constant",
-    )
+    scheduler = schedule.build_scheduler(optimizer, train, phase_steps)
     config.grad_scale_func = optimizer.scale_loss
     config.no_sync_func = ddp.no_sync
     config.finalize_model_grads_func = finalize_model_grads
