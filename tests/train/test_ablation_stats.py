@@ -182,6 +182,7 @@ def test_ablate_reports_a_crashed_run_and_uses_the_rest(crashing_train_run, tmp_
     assert result["failed_runs"] == [
         {
             "order": "shuffled",
+            "schedule": "wsd",
             "seed": 1,
             "train_dir": str(out / "shuffled-seed1"),
             "error": "RuntimeError: CUDA error: an illegal memory access",

@@ -195,3 +195,22 @@ def test_ablate_runs_each_order_schedule_and_seed_in_its_own_folder(monkeypatch,
     assert "| reversed (constant) − forward | he_loss | 2 |" in md and "| reversed − forward | he_loss | 2 |" in md
     with pytest.raises(ValueError, match="unknown learning-rate schedule 'cosine'"):
         ablate(tmp_path / "run", tmp_path / "x", schedules=["cosine"], model=ModelConfig(), train=TrainConfig())
+
+
+def test_report_names_the_schedule_of_each_comparison(tmp_path):
+    from hebatron.report import ablation_section
+    from train.ablate import summarize_runs, write_outputs
+
+    runs = [
+        _record(o, sch, s, 3.0 + 0.1 * s + (0.2 + 0.01 * s if o == "reversed" else 0.0))
+        for sch in ("wsd", "constant")
+        for o in ("forward", "reversed")
+        for s in range(3)
+    ]
+    for r in runs:
+        r["train_dir"] = str(tmp_path / "none")
+    write_outputs(
+        tmp_path, summarize_runs(runs, [], orders=["forward", "reversed"], seeds=range(3), reference="forward")
+    )
+    page = ablation_section(tmp_path)
+    assert "reversed (constant) − forward" in page and "under constant, reversed − forward on he_loss" in page
