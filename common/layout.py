@@ -35,6 +35,13 @@ class DamagedFileError(HebatronError, ValueError):
     """A run file that is cut short or otherwise unreadable: the message names it and says what rewrites it."""
 
 
+def ablation_label(record: dict) -> str:
+    """An ablation row's, comparison's or run's order, with its learning-rate schedule when that is not the
+    default ``wsd`` (a record without ``schedule`` ran under ``wsd``)."""
+    schedule = record.get("schedule", "wsd")
+    return record["order"] if schedule == "wsd" else f"{record['order']} ({schedule})"
+
+
 def phase_order(order: str) -> list[int]:
     """The phases in training order (the ``shuffled`` slots keep the labels 1, 2, 3)."""
     if order not in ORDERS:

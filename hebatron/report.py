@@ -16,7 +16,7 @@ import matplotlib
 
 from common.files import run_lock, write_text_atomic
 from common.freshness import check_fresh
-from common.layout import PHASES, MissingStageOutput, read_json, read_jsonl, read_manifest
+from common.layout import PHASES, MissingStageOutput, ablation_label, read_json, read_jsonl, read_manifest
 from hebatron.catalog import query, read_funnel, view_sources
 
 matplotlib.use("svg")
@@ -210,7 +210,7 @@ def training_section(train_dir: Path) -> str:
 def ablation_section(ablation_dir: Path) -> str:
     data = read_json(ablation_dir / "ablation.json", rerun=f"re-run `hebatron ablate RUN -o {ablation_dir}`")
     rows = [
-        (_who(t), t["he_loss_mean"], t["he_loss_std"], t["en_loss_mean"], t["en_loss_std"], t["runs"])
+        (ablation_label(t), t["he_loss_mean"], t["he_loss_std"], t["en_loss_mean"], t["en_loss_std"], t["runs"])
         for t in data["table"]
     ]
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -258,7 +258,7 @@ def _comparisons_html(data: dict) -> str:
         )
         rows = [
             (
-                f"{_who(c)} − {c['reference']}",
+                f"{ablation_label(c)} − {c['reference']}",
                 c["metric"],
                 c["n"],
                 c["diff_mean"],
@@ -282,13 +282,7 @@ def _comparisons_html(data: dict) -> str:
 
 
 def _failed_line(failed: dict) -> str:
-    return f"{_who(failed)}, seed {failed['seed']}: {failed['error']}"
-
-
-def _who(record: dict) -> str:
-    """An ablation row's, comparison's or run's order, with its learning-rate schedule when not ``wsd``."""
-    schedule = record.get("schedule", "wsd")
-    return record["order"] if schedule == "wsd" else f"{record['order']} ({schedule})"
+    return f"{ablation_label(failed)}, seed {failed['seed']}: {failed['error']}"
 
 
 def _ci(interval: list[float] | None) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common.errors import HebatronError
 from common.files import atomic_path, atomic_write, run_lock, write_json_atomic, write_text_atomic
-from common.layout import ORDERS
+from common.layout import ORDERS, ablation_label
 from train.config import LR_SCHEDULES, ModelConfig, TrainConfig
 from train.distributed import lock_name
 from train.metrics import read_metrics
@@ -192,7 +192,7 @@ def _write_table(out_dir: Path, result: dict) -> None:
     lines = [f"| order | he_loss (mean ± std, {len(result['seeds'])} seeds) | en_loss (mean ± std) |", "|---|---|---|"]
     for row in table:
         lines.append(
-            f"| {_who(row)} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
+            f"| {ablation_label(row)} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
             f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |"
         )
     if comparisons:
@@ -206,14 +206,14 @@ def _write_table(out_dir: Path, result: dict) -> None:
         ]
         for c in comparisons:
             lines.append(
-                f"| {_who(c)} − {c['reference']} | {c['metric']} | {c['n']} | {_num(c['diff_mean'], '+.4f')} "
+                f"| {ablation_label(c)} − {c['reference']} | {c['metric']} | {c['n']} | {_num(c['diff_mean'], '+.4f')} "
                 f"| {_interval(c['ci95'])} | {_interval(c['ci95_bootstrap'])} | {_num(c['p_value'], '.3g')} "
                 f"| {_num(c['p_holm'], '.3g')} | {_num(c['mde'], '.4f')} |"
             )
         lines += ["", *(f"- {c['sentence']}" for c in comparisons)]
     if result["failed_runs"]:
         lines += ["", "Runs that failed (left out of the table and of their pairs):", ""]
-        lines += [f"- {_who(f)}, seed {f['seed']}: {f['error']}" for f in result["failed_runs"]]
+        lines += [f"- {ablation_label(f)}, seed {f['seed']}: {f['error']}" for f in result["failed_runs"]]
     write_text_atomic(out_dir / "ablation.md", "\n".join(lines) + "\n")
     with atomic_write(out_dir / "ablation.csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
@@ -224,12 +224,6 @@ def _write_table(out_dir: Path, result: dict) -> None:
         writer.writeheader()
         for c in comparisons:
             writer.writerow({k: _csv_cell(c.get(k)) for k in COMPARISON_FIELDS})
-
-
-def _who(record: dict) -> str:
-    """A row's, comparison's or run's order, with its schedule when that is not ``wsd``."""
-    schedule = record.get("schedule", "wsd")
-    return record["order"] if schedule == "wsd" else f"{record['order']} ({schedule})"
 
 
 def _num(x: float | None, spec: str) -> str:
@@ -309,6 +303,6 @@ def _plot_differences(ax, comparisons: list[dict]) -> None:
             capsize=4,
             color="tab:red" if c["metric"] == "en_loss" else "tab:blue",
         )
-    labels = [f"{_who(c)}−{c['reference']}\n{c['metric']} (n={c['n']})" for c in comparisons]
+    labels = [f"{ablation_label(c)}−{c['reference']}\n{c['metric']} (n={c['n']})" for c in comparisons]
     ax.set_xticks(range(len(comparisons)), labels, fontsize=7)
     ax.set(ylabel="paired difference", title="order − reference, per seed (mean, 95% CI)")
