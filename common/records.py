@@ -17,12 +17,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from common.compression import MAGIC_BYTES, decompressed, magic_compression
+from common.compression import MAGIC_BYTES, SUFFIXES, decompressed, magic_compression
 from common.errors import HebatronError
 from common.files import is_url, open_url
 from common.layout import BATCH_ROWS
 
-_COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
+_COMPRESSED = tuple(SUFFIXES)
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json") + tuple(b + c for b in (".jsonl", ".json") for c in _COMPRESSED)
 PARQUET_SUFFIXES = (".parquet",)
 TEXT_SUFFIXES = (".txt", ".text") + tuple(".txt" + c for c in _COMPRESSED)

@@ -14,11 +14,12 @@ cannot be entered in the middle); so are files no larger than the split size.
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 from typing import Any
 
-#: First bytes of the compressed formats: a ``.jsonl`` that starts with one of these is not split.
-COMPRESSION_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ\x00")
+from common.compression import MAGIC_BYTES, magic_compression
+
 SPLITTABLE_JSONL = (".jsonl", ".ndjson")
 _BLOCK = 8 << 20
 
@@ -34,7 +35,7 @@ def _jsonl_parts(path: Path, rel: str, size: int, split_bytes: int) -> list[Part
     """Cuts at the first line start at or after each multiple of SPLIT_BYTES, counting lines on the way
     (one sequential read of the file, at memory speed)."""
     with open(path, "rb") as f:
-        if f.read(6).startswith(COMPRESSION_MAGIC):
+        if magic_compression(f.read(MAGIC_BYTES)):  # a compressed stream cannot be entered in the middle
             return [rel]
         f.seek(0)
         cuts, lines, offset = [(0, 1)], 0, 0
@@ -104,8 +105,6 @@ class InputOrder:
             self.starts.setdefault(part_path(part), []).append((start, k))
 
     def __call__(self, doc) -> int:
-        import bisect
-
         starts = self.starts.get(doc.metadata.get("source"), [(0, 65534)])
         position = doc.metadata.get("position") or 0
         k = starts[max(bisect.bisect_right(starts, (position, float("inf"))) - 1, 0)][1]

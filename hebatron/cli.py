@@ -286,6 +286,17 @@ def sql(
         print_rows(columns, rows)
 
 
+# options that train and ablate share
+StepsPerPhase = Annotated[int | None, typer.Option(help="Optimizer steps per phase.")]
+TokensPerPhase = Annotated[
+    str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
+]
+LrSchedule = Annotated[
+    str | None,
+    typer.Option(help="wsd (one schedule over all phases) | wsd-per-phase (warmup and decay in each) | constant."),
+]
+
+
 def _train_recipe(recipe: str, **overrides):
     from hebatron.recipes import load_recipe
 
@@ -309,14 +320,9 @@ def train(
     ] = "tiny-moe",
     order: Annotated[str | None, typer.Option(help="forward | reversed | shuffled (no curriculum).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (same seed, same losses on CPU).")] = None,
-    steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
-    tokens_per_phase: Annotated[
-        str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
-    ] = None,
-    lr_schedule: Annotated[
-        str | None,
-        typer.Option(help="wsd (one schedule over all phases) | wsd-per-phase (warmup and decay in each) | constant."),
-    ] = None,
+    steps_per_phase: StepsPerPhase = None,
+    tokens_per_phase: TokensPerPhase = None,
+    lr_schedule: LrSchedule = None,
     tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
@@ -351,14 +357,9 @@ def ablate(
     orders: Annotated[str, typer.Option(help="Comma-separated orders.")] = "forward,reversed,shuffled",
     seeds: Annotated[int, typer.Option(help="Seeds per order, from the recipe's seed on.")] = 3,
     recipe: Annotated[str, typer.Option(help="Model recipe.")] = "tiny-moe",
-    steps_per_phase: Annotated[int | None, typer.Option(help="Optimizer steps per phase.")] = None,
-    tokens_per_phase: Annotated[
-        str | None, typer.Option(help="equal (the same steps per phase) | proportional (to each phase's tokens).")
-    ] = None,
-    lr_schedule: Annotated[
-        str | None,
-        typer.Option(help="wsd (one schedule over all phases) | wsd-per-phase (warmup and decay in each) | constant."),
-    ] = None,
+    steps_per_phase: StepsPerPhase = None,
+    tokens_per_phase: TokensPerPhase = None,
+    lr_schedule: LrSchedule = None,
     lr_schedules: Annotated[
         str | None,
         typer.Option(help="Comma-separated schedules to cross with the orders (orders compared within each)."),
