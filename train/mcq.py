@@ -10,7 +10,9 @@ An option is scored by the model's total log-likelihood of its tokens after an e
 windows of ``seq_length`` tokens when it is longer). The text is encoded with a leading space, so every word
 is encoded the same wherever it stands (a byte-level BPE would otherwise encode the first word apart): all
 options of an item then hold the same multiset of tokens, and no length normalisation is needed. ``he_acc``
-is the share of items whose original scores strictly highest: a tie counts as wrong.
+is the share of items whose original scores highest; an item whose top score is shared by ``t`` options,
+the original among them, counts ``1/t`` (the expected accuracy of breaking the tie at random), so a model
+that cannot tell the options apart scores chance (``1/options``), not 0.
 """
 
 from __future__ import annotations
@@ -107,8 +109,9 @@ def scored_text(text: str) -> str:
 
 
 def accuracy(items: Sequence[Item], score: Callable[[list[str]], list[float]]) -> float | None:
-    """Share of ``items`` whose original gets a strictly higher ``score`` (log-likelihood) than every other
-    option; ``score`` takes all options of all items at once. None without items, or where ``score`` gives
+    """Share of ``items`` whose original gets the highest ``score`` (log-likelihood), an item whose top score
+    ``t`` options share, the original among them, counting ``1/t``; ``score`` takes all options of all items at
+    once. None without items, or where ``score`` gives
     None (a rank without the model's last pipeline stage)."""
     if not items:
         return None
@@ -119,8 +122,9 @@ def accuracy(items: Sequence[Item], score: Callable[[list[str]], list[float]]) -
     for item in items:
         mine = scores[at : at + len(item.options)]
         at += len(item.options)
-        best = mine[item.answer]
-        right += all(s < best for j, s in enumerate(mine) if j != item.answer)
+        top = max(mine)
+        if mine[item.answer] == top:
+            right += 1 / sum(s == top for s in mine)
     return right / len(items)
 
 
