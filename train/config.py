@@ -247,6 +247,9 @@ class TrainConfig:
     """Steps between log lines and metrics.jsonl records."""
     eval_iters: int = 4
     """Global batches of each held-out set (eval/he, eval/en) per evaluation, capped at the set's size."""
+    mcq_items: int = 200
+    """Items of the held-out Hebrew multiple-choice suite (``train.mcq``) scored per evaluation as
+    ``he_acc``; 0 disables it."""
     tensor_parallel: int = 1
     """Tensor-parallel size (Megatron parallel_state); MoE with TP > 1 turns sequence parallelism on."""
     pipeline_parallel: int = 1
@@ -285,6 +288,8 @@ class TrainConfig:
         )
         if isinstance(self.eval_iters, bool) or not isinstance(self.eval_iters, int) or self.eval_iters < 0:
             raise ValueError(f"train.eval_iters must be a non-negative integer, got {self.eval_iters!r}")
+        if isinstance(self.mcq_items, bool) or not isinstance(self.mcq_items, int) or self.mcq_items < 0:
+            raise ValueError(f"train.mcq_items must be a non-negative integer, got {self.mcq_items!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"train.seed must be a non-negative integer, got {self.seed!r}")
         if self.global_batch_size % self.micro_batch_size:
@@ -345,7 +350,7 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning"}
+_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items"}
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
 #: behaviour before the field existed), so those runs still resume and any other choice is refused.

@@ -22,7 +22,7 @@ from loguru import logger
 
 from common.files import run_lock
 from common.freshness import check_fresh
-from train import checkpoint, data, epochs, schedule
+from train import checkpoint, data, epochs, mcq, schedule
 from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
 from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
@@ -37,7 +37,7 @@ def train_run(
     ``TRAIN_DIR/metrics.jsonl`` and ``TRAIN_DIR/checkpoints/phase-{k}/``. Works as one process or under
     ``torchrun`` (then every rank calls it). ``echo`` prints the log lines (on the last rank only).
     Returns a summary: ``status`` (trained, resumed or already_finished), ``steps``, ``evals`` (per phase),
-    ``final`` (the last he_loss/en_loss), ``checkpoints``, ``metrics``.
+    ``final`` (the last he_loss/en_loss/he_acc), ``checkpoints``, ``metrics``.
 
     Raises ``data.MissingTokensError`` (no token files: run ``hebatron tokenize``),
     ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
@@ -114,6 +114,8 @@ def _train(
     steps = {k: r["steps"] for k, r in records.items()}
     slots = data.build_phases(run_dir, manifest, tokenizer, model=model, train=train, cache=cache, steps=steps)
     eval_sets, notes = data.build_eval_sets(run_dir, tokenizer, model=model, train=train, cache=cache)
+    mcq_items, encode, note = mcq.run_suite(run_dir, manifest, train.mcq_items)
+    notes += [note] if note else []
     if world.is_logger:
         for note in notes:
             echo(note)
@@ -122,6 +124,16 @@ def _train(
     config = to_transformer_config(model, train)
     net = build_model(model, train, tokenizer.vocab_size, config)
     ddp, optimizer, scheduler = _wrap(net, config, train, [slot.steps for slot in slots])
+    score = None
+    if mcq_items:
+        score = mcq.model_scorer(
+            ddp,
+            encode,
+            eod=tokenizer.eod,
+            seq_length=model.seq_length,
+            micro_batch=train.micro_batch_size,
+            device=world.device,
+        )
     start_step = 0
     if done:
         checkpoint.load_phase(done[-1].path, net, optimizer, scheduler)
@@ -165,6 +177,7 @@ def _train(
         distributed.seed_all(train.seed + 1000 * (slot_index + 1))
         global_step = phase_run.run(slot, global_step)
         evals = _evaluate(ddp, eval_sets, model, train, world)
+        evals["he_acc"] = mcq.accuracy(mcq_items, score) if score else None
         log.data(records[slot.phase])
         log.eval(after_phase=slot.phase, **evals)
         info = {
@@ -318,7 +331,8 @@ def _wrap(net, config, train: TrainConfig, phase_steps: list[int]):
 
 
 def _evaluate(ddp, eval_sets: dict, model: ModelConfig, train: TrainConfig, world) -> dict:
-    """``{"he_loss", "en_loss"}``: up to ``eval_iters`` global batches of each held-out set (None without it)."""
+    """``{"he_loss", "en_loss"}``: up to ``eval_iters`` global batches of each held-out set (None without it);
+    ``he_acc`` is added beside them."""
     from train import step
 
     out = {"he_loss": None, "en_loss": None}

@@ -2,7 +2,7 @@
 
 Records: ``{"kind": "train", "step", "phase", "loss", "lr", "grad_norm", "tokens_per_s", "aux_loss"}`` (plus
 ``z_loss``, and ``mfu``/``memory_gib`` on GPU) every ``log_interval`` steps, and
-``{"kind": "eval", "after_phase", "he_loss", "en_loss"}`` after each phase, and before it
+``{"kind": "eval", "after_phase", "he_loss", "en_loss", "he_acc"}`` after each phase, and before it
 ``{"kind": "data", "phase", "steps", "tokens_trained", "tokens_available", "epochs"}`` (``train.epochs`` says what
 is counted), once per phase. On resumption the file is cut
 back to what the checkpoint covers, so a re-run never duplicates records; and a checkpoint counts as done only
@@ -154,10 +154,16 @@ class MetricsLog:
                 f"{record['tokens_available']:,} held | {epochs} epochs"
             )
 
-    def eval(self, *, after_phase: int, he_loss: float | None, en_loss: float | None) -> None:
-        self.write({"kind": "eval", "after_phase": after_phase, "he_loss": he_loss, "en_loss": en_loss})
+    def eval(
+        self, *, after_phase: int, he_loss: float | None, en_loss: float | None, he_acc: float | None = None
+    ) -> None:
+        record = {"kind": "eval", "after_phase": after_phase, "he_loss": he_loss, "en_loss": en_loss}
+        self.write({**record, "he_acc": he_acc})
         if self.enabled:
-            self.echo(f"eval after phase {after_phase} | he_loss {_fmt(he_loss)} | en_loss {_fmt(en_loss)}")
+            self.echo(
+                f"eval after phase {after_phase} | he_loss {_fmt(he_loss)} | en_loss {_fmt(en_loss)} "
+                f"| he_acc {_fmt(he_acc)}"
+            )
 
 
 def _fmt(value: float | None) -> str:

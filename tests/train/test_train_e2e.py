@@ -14,7 +14,7 @@ from tests.train.conftest import run_train
 
 TRAIN_KEYS = {"kind", "step", "phase", "loss", "lr", "grad_norm", "tokens_per_s", "aux_loss"}
 OPTIONAL_TRAIN_KEYS = {"z_loss", "mfu", "memory_gib"}  # z_loss with a router z-loss; mfu/memory on GPU
-EVAL_KEYS = {"kind", "after_phase", "he_loss", "en_loss"}
+EVAL_KEYS = {"kind", "after_phase", "he_loss", "en_loss", "he_acc"}
 
 
 def _records(train_dir):
