@@ -296,6 +296,23 @@ LrSchedule = Annotated[
     typer.Option(help="wsd (one schedule over all phases) | wsd-per-phase (warmup and decay in each) | constant."),
 ]
 
+AnchorShare = Annotated[
+    str | None,
+    typer.Option(help="phase (each phase's own English share) | fixed (their mean in every phase)."),
+]
+EvalIters = Annotated[
+    str | None, typer.Option(help="Global batches of each held-out set per evaluation, or all (every sequence).")
+]
+
+
+def _eval_iters(value: str | None) -> int | str | None:
+    if value is None or value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise typer.BadParameter(f"--eval-iters must be a number or 'all', got {value!r}") from None
+
 
 def _train_recipe(recipe: str, **overrides):
     from hebatron.recipes import load_recipe
@@ -323,6 +340,8 @@ def train(
     steps_per_phase: StepsPerPhase = None,
     tokens_per_phase: TokensPerPhase = None,
     lr_schedule: LrSchedule = None,
+    anchor_share: AnchorShare = None,
+    eval_iters: EvalIters = None,
     tp: Annotated[int | None, typer.Option(help="Tensor parallel size.")] = None,
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
@@ -339,6 +358,8 @@ def train(
         steps_per_phase=steps_per_phase,
         tokens_per_phase=tokens_per_phase,
         lr_schedule=lr_schedule,
+        anchor_share=anchor_share,
+        eval_iters=_eval_iters(eval_iters),
         tensor_parallel=tp,
         pipeline_parallel=pp,
         expert_parallel=ep,
@@ -360,6 +381,8 @@ def ablate(
     steps_per_phase: StepsPerPhase = None,
     tokens_per_phase: TokensPerPhase = None,
     lr_schedule: LrSchedule = None,
+    anchor_share: AnchorShare = None,
+    eval_iters: EvalIters = None,
     lr_schedules: Annotated[
         str | None,
         typer.Option(help="Comma-separated schedules to cross with the orders (orders compared within each)."),
@@ -374,7 +397,12 @@ def ablate(
     from train.ablate import ablate as run_ablation
 
     r, cfg = _train_recipe(
-        recipe, steps_per_phase=steps_per_phase, tokens_per_phase=tokens_per_phase, lr_schedule=lr_schedule
+        recipe,
+        steps_per_phase=steps_per_phase,
+        tokens_per_phase=tokens_per_phase,
+        lr_schedule=lr_schedule,
+        anchor_share=anchor_share,
+        eval_iters=_eval_iters(eval_iters),
     )
     result = run_ablation(
         run,

@@ -180,8 +180,8 @@ def _error_line(exc: BaseException) -> str:
 
 def _row(order: str, runs: list[dict]) -> dict:
     row = {"order": order, "runs": len(runs)}
-    for key in ("he_loss", "en_loss"):
-        values = [r[key] for r in runs if r[key] is not None]
+    for key in METRICS:
+        values = [r[key] for r in runs if r.get(key) is not None]
         row[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
     return row
@@ -189,12 +189,12 @@ def _row(order: str, runs: list[dict]) -> dict:
 
 def _write_table(out_dir: Path, result: dict) -> None:
     table, comparisons = result["table"], result["comparisons"]
-    lines = [f"| order | he_loss (mean ± std, {len(result['seeds'])} seeds) | en_loss (mean ± std) |", "|---|---|---|"]
+    lines = [
+        f"| order | he_loss (mean ± std, {len(result['seeds'])} seeds) | en_loss (mean ± std) | he_acc (mean ± std) |",
+        "|---|---|---|---|",
+    ]
     for row in table:
-        lines.append(
-            f"| {ablation_label(row)} | {row['he_loss_mean']:.4f} ± {row['he_loss_std']:.4f} "
-            f"| {row['en_loss_mean']:.4f} ± {row['en_loss_std']:.4f} |"
-        )
+        lines.append(f"| {ablation_label(row)} | {' | '.join(_mean_std(row, m) for m in METRICS)} |")
     if comparisons:
         lines += [
             "",
@@ -224,6 +224,11 @@ def _write_table(out_dir: Path, result: dict) -> None:
         writer.writeheader()
         for c in comparisons:
             writer.writerow({k: _csv_cell(c.get(k)) for k in COMPARISON_FIELDS})
+
+
+def _mean_std(row: dict, metric: str) -> str:
+    mean = row[f"{metric}_mean"]
+    return "–" if math.isnan(mean) else f"{mean:.4f} ± {row[f'{metric}_std']:.4f}"
 
 
 def _num(x: float | None, spec: str) -> str:

@@ -245,8 +245,13 @@ class TrainConfig:
     """Seeds initialisation, dropout and the data order; same seed, same losses on CPU."""
     log_interval: int = 1
     """Steps between log lines and metrics.jsonl records."""
-    eval_iters: int = 4
-    """Global batches of each held-out set (eval/he, eval/en) per evaluation, capped at the set's size."""
+    eval_iters: int | Literal["all"] = 4
+    """Global batches of each held-out set (eval/he, eval/en) per evaluation, capped at the set's size;
+    ``all``: every sequence of each set once (less the last few that do not fill a micro-batch on every
+    data-parallel rank)."""
+    eval_seed: int = 0
+    """Seeds which held-out sequences are evaluated, and in which order. Independent of ``seed``, so runs of
+    every seed and order are scored on the same text (with ``eval_iters: all`` the whole sets, whatever it is)."""
     mcq_items: int = 200
     """Items of the held-out Hebrew multiple-choice suite (``train.mcq``) scored per evaluation as
     ``he_acc``; 0 disables it."""
@@ -274,6 +279,11 @@ class TrainConfig:
     phase), wsd-per-phase (each phase warms up again and decays over its own steps) or constant (warmup, then
     the peak rate to the end). See ``train.schedule``."""
 
+    anchor_share: Literal["phase", "fixed"] = "phase"
+    """English share of each phase: phase (each phase's ``anchor_ratio`` from the manifest, 30/20/10% by
+    default, so the order also moves the English share) or fixed (every phase the manifest's ratios averaged
+    over the steps, 20% by default: the same English in total, and the order no longer moves it)."""
+
     def __post_init__(self) -> None:
         _positive(
             "train",
@@ -286,8 +296,12 @@ class TrainConfig:
             expert_parallel=self.expert_parallel,
             data_parallel=self.data_parallel,
         )
-        if isinstance(self.eval_iters, bool) or not isinstance(self.eval_iters, int) or self.eval_iters < 0:
-            raise ValueError(f"train.eval_iters must be a non-negative integer, got {self.eval_iters!r}")
+        if self.eval_iters != "all" and (
+            isinstance(self.eval_iters, bool) or not isinstance(self.eval_iters, int) or self.eval_iters < 0
+        ):
+            raise ValueError(f"train.eval_iters must be a non-negative integer or 'all', got {self.eval_iters!r}")
+        if isinstance(self.eval_seed, bool) or not isinstance(self.eval_seed, int) or self.eval_seed < 0:
+            raise ValueError(f"train.eval_seed must be a non-negative integer, got {self.eval_seed!r}")
         if isinstance(self.mcq_items, bool) or not isinstance(self.mcq_items, int) or self.mcq_items < 0:
             raise ValueError(f"train.mcq_items must be a non-negative integer, got {self.mcq_items!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -300,6 +314,7 @@ class TrainConfig:
         _choice("train", "order", self.order, ORDERS)
         _choice("train", "tokens_per_phase", self.tokens_per_phase, ("equal", "proportional"))
         _choice("train", "lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _choice("train", "anchor_share", self.anchor_share, ("phase", "fixed"))
         value = self.max_epochs_warning
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"train.max_epochs_warning must be a positive number, got {value!r}")
@@ -350,11 +365,11 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items"}
+_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items", "eval_seed"}
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
 #: behaviour before the field existed), so those runs still resume and any other choice is refused.
-_FINGERPRINTED_UNLESS = {"tokens_per_phase": "equal", "lr_schedule": "wsd"}
+_FINGERPRINTED_UNLESS = {"tokens_per_phase": "equal", "lr_schedule": "wsd", "anchor_share": "phase"}
 
 
 def config_fingerprint(

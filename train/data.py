@@ -35,6 +35,7 @@ __all__ = [
     "build_phases",
     "phase_tokens",
     "phase_steps",
+    "anchor_ratios",
     "build_eval_sets",
 ]
 
@@ -140,10 +141,10 @@ def _tokens(prefix: str) -> int:
     return int(indexed.sequence_lengths.sum())
 
 
-def phase_tokens(run_dir: Path, manifest: dict) -> dict[int, int]:
+def phase_tokens(run_dir: Path, manifest: dict, anchor_share: str = "phase") -> dict[int, int]:
     """Phase -> the tokens its blend draws from (Hebrew + anchor, end-of-document tokens included), counted in
     the token files the trainer reads."""
-    return {k: sum(_tokens(p) for p, _ in phase_blend(run_dir, manifest, k)) for k in PHASES}
+    return {k: sum(_tokens(p) for p, _ in phase_blend(run_dir, manifest, k, anchor_share)) for k in PHASES}
 
 
 def phase_steps(train: TrainConfig, tokens: dict[int, int]) -> dict[int, int]:
@@ -151,13 +152,27 @@ def phase_steps(train: TrainConfig, tokens: dict[int, int]) -> dict[int, int]:
     return epochs.phase_steps(train.tokens_per_phase, train.steps_per_phase, tokens)
 
 
-def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, float]]:
-    """``[(prefix, weight)]`` of one phase: Hebrew ``1 - r``, anchor ``r`` (empty parts left out)."""
-    ratio = float(manifest["phases"][str(phase)].get("anchor_ratio", 0.0))
-    if not 0.0 <= ratio < 1.0:
-        raise MissingTokensError(
-            f"{run_dir / 'shards' / 'manifest.json'}: phase {phase} anchor_ratio must be in [0, 1), got {ratio}"
-        )
+def anchor_ratios(run_dir: Path, manifest: dict, anchor_share: str = "phase") -> dict[int, float]:
+    """Phase -> the English share ``r`` the trainer draws: the manifest's ``anchor_ratio`` of each phase
+    (``anchor_share`` phase) or, for ``fixed``, their mean in every phase."""
+    ratios = {}
+    for k in PHASES:
+        ratio = float(manifest["phases"][str(k)].get("anchor_ratio", 0.0))
+        if not 0.0 <= ratio < 1.0:
+            raise MissingTokensError(
+                f"{run_dir / 'shards' / 'manifest.json'}: phase {k} anchor_ratio must be in [0, 1), got {ratio}"
+            )
+        ratios[k] = ratio
+    if anchor_share == "fixed":
+        mean = sum(ratios.values()) / len(ratios)
+        ratios = dict.fromkeys(ratios, mean)
+    return ratios
+
+
+def phase_blend(run_dir: Path, manifest: dict, phase: int, anchor_share: str = "phase") -> list[tuple[str, float]]:
+    """``[(prefix, weight)]`` of one phase: Hebrew ``1 - r``, anchor ``r`` (empty parts left out; ``r`` from
+    ``anchor_ratios``)."""
+    ratio = anchor_ratios(run_dir, manifest, anchor_share)[phase]
     blend = [(_prefix(run_dir, f"phase-{phase}", "hebrew"), 1.0 - ratio)]
     if ratio > 0:
         blend.append((_prefix(run_dir, f"phase-{phase}", "anchor"), ratio))
@@ -167,11 +182,13 @@ def phase_blend(run_dir: Path, manifest: dict, phase: int) -> list[tuple[str, fl
     return blend
 
 
-def _gpt_config(model: ModelConfig, train: TrainConfig, tokenizer: TokenizerInfo, cache: Path | None, **blend):
+def _gpt_config(
+    model: ModelConfig, train: TrainConfig, tokenizer: TokenizerInfo, cache: Path | None, *, seed=None, **blend
+):
     from megatron.core.datasets.gpt_dataset import GPTDatasetConfig
 
     return GPTDatasetConfig(
-        random_seed=train.seed,
+        random_seed=train.seed if seed is None else seed,
         sequence_length=model.seq_length,
         tokenizer=tokenizer,
         reset_position_ids=False,
@@ -208,7 +225,11 @@ def build_phases(
     if train.order == "shuffled":
         total = sum(steps.values())
         # w / (total / s) is exactly w / 3 when the steps are equal: the blend of equal steps is unchanged
-        blend = [(p, w / (total / steps[k])) for k in PHASES for p, w in phase_blend(run_dir, manifest, k)]
+        blend = [
+            (p, w / (total / steps[k]))
+            for k in PHASES
+            for p, w in phase_blend(run_dir, manifest, k, train.anchor_share)
+        ]
         config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(blend), split="100,0,0")
         dataset = _build([total * batch, 0, 0], config)[0]
         slots, start = [], 0
@@ -219,7 +240,12 @@ def build_phases(
     slots = []
     for k in phase_order(train.order):
         config = _gpt_config(
-            model, train, tokenizer, cache, blend=_unzip(phase_blend(run_dir, manifest, k)), split="100,0,0"
+            model,
+            train,
+            tokenizer,
+            cache,
+            blend=_unzip(phase_blend(run_dir, manifest, k, train.anchor_share)),
+            split="100,0,0",
         )
         slots.append(PhaseData(phase=k, dataset=_build([steps[k] * batch, 0, 0], config)[0], offset=0, steps=steps[k]))
     return slots
@@ -229,8 +255,9 @@ def build_eval_sets(
     run_dir: Path, tokenizer: TokenizerInfo, *, model: ModelConfig, train: TrainConfig, cache: Path | None = None
 ) -> tuple[dict[str, object], list[str]]:
     """``({"he": dataset, "en": dataset}, notes)``: one epoch of each held-out set in sequences of
-    ``seq_length``. A set that is absent (``hebatron tokenize`` writes no ``eval/en`` when no anchor text was
-    held out) or shorter than one sequence is left out, with a note saying so."""
+    ``seq_length``, in an order seeded by ``train.eval_seed`` (not the training seed). A set that is absent
+    (``hebatron tokenize`` writes no ``eval/en`` when no anchor text was held out) or shorter than one
+    sequence is left out, with a note saying so."""
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
     prefixes, notes = {}, []
@@ -254,7 +281,7 @@ def build_eval_sets(
     for split, name in ((1, "he"), (2, "en")):
         if name in prefixes:
             blends[split] = ([prefixes[name]], None)
-    config = _gpt_config(model, train, tokenizer, cache, blend_per_split=blends)
+    config = _gpt_config(model, train, tokenizer, cache, seed=train.eval_seed, blend_per_split=blends)
     _, he_set, en_set = _build([0, None, None], config)
     return {name: ds for name, ds in (("he", he_set), ("en", en_set)) if ds is not None}, notes
 

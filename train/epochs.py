@@ -58,10 +58,19 @@ def phase_steps(mode: str, steps_per_phase: int, tokens: Mapping[int, int]) -> d
     raise ValueError(f"tokens_per_phase must be 'equal' or 'proportional', got {mode!r}")
 
 
-def data_record(phase: int, *, steps: int, global_batch_size: int, seq_length: int, tokens_available: int) -> dict:
-    """The ``{"kind": "data", ...}`` record of one phase (see the module docstring for what is counted)."""
+def data_record(
+    phase: int,
+    *,
+    steps: int,
+    global_batch_size: int,
+    seq_length: int,
+    tokens_available: int,
+    anchor_ratio: float | None = None,
+) -> dict:
+    """The ``{"kind": "data", ...}`` record of one phase (see the module docstring for what is counted);
+    ``anchor_ratio``: the English share the phase's blend draws."""
     trained = steps * global_batch_size * seq_length
-    return {
+    record = {
         "kind": "data",
         "phase": phase,
         "steps": steps,
@@ -69,6 +78,7 @@ def data_record(phase: int, *, steps: int, global_batch_size: int, seq_length: i
         "tokens_available": tokens_available,
         "epochs": trained / tokens_available if tokens_available else None,
     }
+    return record if anchor_ratio is None else record | {"anchor_ratio": anchor_ratio}
 
 
 def epoch_warning(record: dict, threshold: float) -> str | None:

@@ -269,8 +269,9 @@ class _PhaseRunner:
 
 def _data_records(run_dir: Path, manifest: dict, model: ModelConfig, train: TrainConfig) -> dict[int, dict]:
     """Phase -> its ``data`` record: steps under ``train.tokens_per_phase`` and the epochs they make."""
-    tokens = data.phase_tokens(run_dir, manifest)
+    tokens = data.phase_tokens(run_dir, manifest, train.anchor_share)
     steps = data.phase_steps(train, tokens)
+    ratios = data.anchor_ratios(run_dir, manifest, train.anchor_share)
     return {
         k: epochs.data_record(
             k,
@@ -278,6 +279,7 @@ def _data_records(run_dir: Path, manifest: dict, model: ModelConfig, train: Trai
             global_batch_size=train.global_batch_size,
             seq_length=model.seq_length,
             tokens_available=tokens[k],
+            anchor_ratio=ratios[k],
         )
         for k in tokens
     }
@@ -331,14 +333,17 @@ def _wrap(net, config, train: TrainConfig, phase_steps: list[int]):
 
 
 def _evaluate(ddp, eval_sets: dict, model: ModelConfig, train: TrainConfig, world) -> dict:
-    """``{"he_loss", "en_loss"}``: up to ``eval_iters`` global batches of each held-out set (None without it);
+    """``{"he_loss", "en_loss"}``: up to ``eval_iters`` global batches of each held-out set (``all``: every
+    sequence of it; None without it);
     ``he_acc`` is added beside them."""
     from train import step
 
     out = {"he_loss": None, "en_loss": None}
     for name, dataset in eval_sets.items():
         unit = train.micro_batch_size * world.data_parallel_size
-        samples = min(len(dataset), max(train.eval_iters, 1) * train.global_batch_size)
+        samples = len(dataset)
+        if train.eval_iters != "all":
+            samples = min(samples, max(train.eval_iters, 1) * train.global_batch_size)
         samples = max(unit, samples - samples % unit)
         out[f"{name}_loss"] = step.evaluate(
             ddp,
