@@ -252,8 +252,8 @@ class TrainConfig:
     eval_seed: int = 0
     """Seeds which held-out sequences are evaluated, and in which order. Independent of ``seed``, so runs of
     every seed and order are scored on the same text (with ``eval_iters: all`` the whole sets, whatever it is)."""
-    mcq_items: int = 200
-    """Items of the held-out Hebrew multiple-choice suite (``train.mcq``) scored per evaluation as
+    mcq_items: int = 400
+    """Items (sentence pairs) of the held-out Hebrew multiple-choice suite (``train.mcq``) scored per evaluation as
     ``he_acc``; 0 disables it."""
     tensor_parallel: int = 1
     """Tensor-parallel size (Megatron parallel_state); MoE with TP > 1 turns sequence parallelism on."""

@@ -1,10 +1,16 @@
-"""A held-out Hebrew multiple-choice suite: pick the original sentence among word-order-perturbed versions.
+"""A held-out Hebrew multiple-choice suite: pick the original sentence over a word-order-perturbed version.
 
 Items are made from the HTB dev and test sentences (read from the installed treebank, never trained or tuned
-on): each keeps one original and ``options - 1`` distinct versions in which two adjacent words are swapped
-or one word is moved elsewhere, in an order drawn from a fixed suite seed (``SUITE_SEED``, independent of
-the training seed, so every run and every seed sees the same items). Sentences with fewer than
+on): each pairs one original with a version in which two adjacent words are swapped or one word is moved
+elsewhere (minimal pairs, as in BLiMP), in an order drawn from a fixed suite seed (``SUITE_SEED``, independent
+of the training seed, so every run and every seed sees the same items). Sentences with fewer than
 ``MIN_WORDS`` words are skipped.
+
+Why pairs, not four options: every distractor is the original plus a perturbation, so the original sits in the
+middle of its distractors. A model blind to word order but whose scores still move a little with it (any
+neural LM) then beats each distractor half the time, and all three only an eighth of the time: with four
+options "chance" is anywhere between 1/8 and 1/4, and a weak model scores below 1/4 (measured: 0.15-0.17 for
+tiny-moe). With one distractor the two options are exchangeable for such a model, and chance is exactly 1/2.
 
 An option is scored by the model's total log-likelihood of its tokens after an end-of-document token (in
 windows of ``seq_length`` tokens when it is longer). The text is encoded with a leading space, so every word
@@ -59,7 +65,7 @@ def heldout_sentences() -> list[str]:
     return [s.text for split in ("dev", "test") for s in htb_sentences(split)]
 
 
-def build_items(sentences: Sequence[str], *, n: int, seed: int = SUITE_SEED, options: int = 4) -> list[Item]:
+def build_items(sentences: Sequence[str], *, n: int, seed: int = SUITE_SEED, options: int = 2) -> list[Item]:
     """Up to ``n`` items from ``sentences`` (drawn in an order fixed by ``seed``); the same arguments always
     give the same items."""
     rng = random.Random(seed)

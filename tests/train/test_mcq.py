@@ -27,7 +27,7 @@ def test_builder_is_deterministic_and_independent_of_the_sentence_list_object(it
 def test_every_item_holds_the_original_once_among_distinct_permutations(items):
     originals = {" ".join(s.split()) for s in mcq.heldout_sentences()}
     for item in items:
-        assert len(item.options) == 4 and len(set(item.options)) == 4
+        assert len(item.options) == 2 and len(set(item.options)) == 2
         assert [t in originals for t in item.options].count(True) >= 1
         assert item.options[item.answer] in originals
         # every other option is a word-order permutation of the original (same words), never the original
@@ -88,7 +88,26 @@ def test_accuracy_of_the_suite_under_the_stub_matches_a_direct_count(items):
 
 
 def test_a_scorer_that_cannot_tell_options_apart_scores_chance(items):
-    assert mcq.accuracy(items, lambda texts: [0.0] * len(texts)) == pytest.approx(0.25)
+    assert mcq.accuracy(items, lambda texts: [0.0] * len(texts)) == pytest.approx(0.5)
+
+
+def test_a_scorer_blind_to_word_order_but_noisy_scores_chance(items):
+    """A model that knows nothing of word order but whose score of a perturbed sentence moves from the
+    original's by symmetric noise: with pairs it scores 1/2 (with four options it would score 1/8)."""
+    import random
+
+    originals = {item.options[item.answer] for item in items}
+    rng = random.Random(0)
+    noise = {t: rng.gauss(0.0, 1.0) for item in items for t in item.options}
+
+    def blind(texts):
+        return [0.0 if t in originals else noise[t] for t in texts]
+
+    assert abs(mcq.accuracy(items, blind) - 0.5) < 3 * (0.25 / len(items)) ** 0.5
+    four = mcq.build_items(mcq.heldout_sentences(), n=300, options=4)
+    originals = {item.options[item.answer] for item in four}
+    noise = {t: rng.gauss(0.0, 1.0) for item in four for t in item.options}
+    assert mcq.accuracy(four, blind) < 0.2  # ~1/8: why the suite uses pairs
 
 
 @pytest.fixture(scope="module")
