@@ -135,9 +135,10 @@ def _histogram(ppl: np.ndarray, tokens: np.ndarray, chars: np.ndarray, cutoffs: 
         out[str(k)] = {
             "documents": int(sel.sum()),
             "characters": int(chars[sel].sum()),
-            "tokens": int(tokens[sel].sum()),
+            # the reference LM's SentencePiece pieces, not the trainer's BPE tokens (the shard manifest's)
+            "lm_pieces": int(tokens[sel].sum()),
             "character_share": round(float(chars[sel].sum()) / total_chars, 4),
-            "token_share": round(float(tokens[sel].sum()) / total_tokens, 4),
+            "lm_piece_share": round(float(tokens[sel].sum()) / total_tokens, 4),
             "perplexity_min": float(p.min()) if p.size else None,
             "perplexity_median": float(np.median(p)) if p.size else None,
             "perplexity_max": float(p.max()) if p.size else None,

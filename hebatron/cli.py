@@ -220,7 +220,9 @@ def shard(
         allow_repeat=allow_repeat or None,
         anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"),
     )
-    print_shards(shard_run(run, anchor, cfg, recipe_name=r.name, progress=True))
+    manifest = shard_run(run, anchor, cfg, recipe_name=r.name, progress=True)
+    cutoffs = run / "cutoffs.json"
+    print_shards(manifest, json.loads(cutoffs.read_text(encoding="utf-8")) if cutoffs.is_file() else None)
 
 
 @app.command()
@@ -252,14 +254,14 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
             "input_documents": totals[0][1] or 0,
         }
     )
+    from common.layout import read_json, read_manifest
+
+    cut = None
     if (run / "cutoffs.json").is_file():
-        from common.layout import read_json
-
-        print_phases(read_json(run / "cutoffs.json", rerun=f"re-run `hebatron score {run}`"))
+        cut = read_json(run / "cutoffs.json", rerun=f"re-run `hebatron score {run}`")
+        print_phases(cut)
     if (run / "shards" / "manifest.json").is_file():
-        from common.layout import read_manifest
-
-        print_shards(read_manifest(run))
+        print_shards(read_manifest(run), cut)
 
 
 @app.command()

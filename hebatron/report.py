@@ -18,6 +18,7 @@ from common.files import run_lock, write_text_atomic
 from common.freshness import check_fresh
 from common.layout import PHASES, MissingStageOutput, ablation_label, read_json, read_jsonl, read_manifest
 from hebatron.catalog import query, read_funnel, view_sources
+from hebatron.tables import hebrew_shares, lm_pieces
 
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -119,9 +120,9 @@ def perplexity_section(run: Path) -> str:
     ax.set_ylabel("documents")
     ax.legend()
     table = _table(
-        ["phase", "docs", "chars", "tokens", "char share", "ppl median"],
+        ["phase", "docs", "chars", "LM pieces", "char share", "ppl median"],
         [
-            (k, p["documents"], p["characters"], p["tokens"], p["character_share"], p["perplexity_median"])
+            (k, p["documents"], p["characters"], lm_pieces(p), p["character_share"], p["perplexity_median"])
             for k, p in sorted(cut["phases"].items())
         ],
     )
@@ -145,21 +146,28 @@ def shards_section(run: Path) -> str:
     ax.set_xlabel("phase")
     ax.set_ylabel("tokens")
     ax.legend()
+    cutoffs = run / "cutoffs.json"
+    cut = read_json(cutoffs, rerun=f"re-run `hebatron score {run}`") if cutoffs.is_file() else None
+    shares = hebrew_shares(manifest, cut)
     rows = [
         (
             k,
             p["hebrew"]["documents"],
             p["hebrew"]["tokens"],
+            shares[k][0],
+            "" if shares[k][1] is None else shares[k][1],
             p["anchor"]["documents"],
             p["anchor"]["tokens"],
             p["anchor_ratio"],
         )
         for k, p in phases
     ]
+    header = ["phase", "he docs", "he tokens", "he token share", "LM piece share", "anchor docs", "anchor tokens"]
     return (
         "<h2>Phases and anchor mixture</h2>"
         + _svg(fig)
-        + _table(["phase", "he docs", "he tokens", "anchor docs", "anchor tokens", "anchor share"], rows)
+        + "<p>The cut-offs balance the phases in the reference LM's SentencePiece pieces; the model trains on "
+        "the tokenizer's tokens, whose shares are shown beside them.</p>" + _table([*header, "anchor share"], rows)
     )
 
 

@@ -40,7 +40,7 @@ def print_phases(cut: dict) -> None:
         "phase",
         "docs",
         "chars",
-        "tokens",
+        "LM pieces",
         "char share",
         "ppl min",
         "ppl median",
@@ -52,7 +52,7 @@ def print_phases(cut: dict) -> None:
             f"{p[f'perplexity_{m}']:.1f}" if p[f"perplexity_{m}"] is not None else "" for m in ("min", "median", "max")
         )
         table.add_row(
-            k, f"{p['documents']:,}", f"{p['characters']:,}", f"{p['tokens']:,}", f"{p['character_share']:.3f}", *ppl
+            k, f"{p['documents']:,}", f"{p['characters']:,}", f"{lm_pieces(p):,}", f"{p['character_share']:.3f}", *ppl
         )
     console.print(table)
     excluded = cut["documents"].get("excluded") or {}
@@ -60,24 +60,46 @@ def print_phases(cut: dict) -> None:
         console.print("not scored: " + ", ".join(f"{r} {n}" for r, n in excluded.items()))
 
 
-def print_shards(manifest: dict) -> None:
+def lm_pieces(phase: dict) -> int:
+    """A phase's reference-LM SentencePiece pieces in cutoffs.json (``tokens`` in runs scored before the key
+    was named apart from the trainer's tokens)."""
+    return phase["lm_pieces"] if "lm_pieces" in phase else phase["tokens"]
+
+
+def hebrew_shares(manifest: dict, cut: dict | None) -> dict[str, tuple[float, float | None]]:
+    """Phase -> (its share of the Hebrew tokens the trainer reads, its share of the reference LM's pieces): the
+    cut-offs balance the second, training sees the first, and they differ most where scripts tokenize apart
+    (pointed text, for one)."""
+    he = {k: p["hebrew"]["tokens"] for k, p in manifest["phases"].items()}
+    pieces = {k: lm_pieces(p) for k, p in (cut or {}).get("phases", {}).items()}
+    total_he, total_pieces = sum(he.values()) or 1, sum(pieces.values()) or 1
+    return {k: (he[k] / total_he, pieces[k] / total_pieces if k in pieces else None) for k in he}
+
+
+def print_shards(manifest: dict, cut: dict | None = None) -> None:
     table = Table(
         "phase",
         "files",
         "he docs",
         "he tokens",
+        "he token share",
+        "LM piece share",
         "anchor docs",
         "anchor tokens",
         "repeated",
         "anchor share",
         title=f"Shards (tokenizer {manifest['tokenizer']['name']})",
     )
+    shares = hebrew_shares(manifest, cut)
     for k, p in sorted(manifest["phases"].items()):
+        trained, pieces = shares[k]
         table.add_row(
             k,
             str(len(p["files"])),
             f"{p['hebrew']['documents']:,}",
             f"{p['hebrew']['tokens']:,}",
+            f"{trained:.3f}",
+            "" if pieces is None else f"{pieces:.3f}",
             f"{p['anchor']['documents']:,}",
             f"{p['anchor']['tokens']:,}",
             f"{p['anchor']['repeated']:,}",
