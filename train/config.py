@@ -245,7 +245,7 @@ class TrainConfig:
     """Seeds initialisation, dropout and the data order; same seed, same losses on CPU."""
     log_interval: int = 1
     """Steps between log lines and metrics.jsonl records."""
-    eval_iters: int | Literal["all"] = 4
+    eval_iters: int | Literal["all"] = "all"
     """Global batches of each held-out set (eval/he, eval/en) per evaluation, capped at the set's size;
     ``all``: every sequence of each set once (less the last few that do not fill a micro-batch on every
     data-parallel rank)."""
@@ -365,7 +365,7 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items", "eval_seed"}
+_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items", "eval_seed", "eval_iters"}
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
 #: behaviour before the field existed), so those runs still resume and any other choice is refused.
