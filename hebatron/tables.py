@@ -66,9 +66,10 @@ def print_shards(manifest: dict) -> None:
         "files",
         "he docs",
         "he tokens",
+        "he repeated",
         "anchor docs",
         "anchor tokens",
-        "repeated",
+        "anchor repeated",
         "anchor share",
         title=f"Shards (tokenizer {manifest['tokenizer']['name']})",
     )
@@ -78,12 +79,15 @@ def print_shards(manifest: dict) -> None:
             str(len(p["files"])),
             f"{p['hebrew']['documents']:,}",
             f"{p['hebrew']['tokens']:,}",
+            f"{p['hebrew'].get('repeated', 0):,}",
             f"{p['anchor']['documents']:,}",
             f"{p['anchor']['tokens']:,}",
             f"{p['anchor']['repeated']:,}",
             f"{p['anchor_ratio']:.3f}",
         )
     console.print(table)
+    if r := manifest.get("rehydration"):
+        console.print(f"rehydrated with the {r['weights_from']} weights {{cluster size: copies}} {r['weights']}")
 
 
 def print_tokens(summary: dict) -> None:
