@@ -28,6 +28,20 @@ from curation.words import HEBREW_WORDS
 HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין", "או", "כי")
 
 
+# Closed-class words (pronouns, prepositions, conjunctions, negation, common adverbs) that FineWeb-2's
+# document-frequency list lacks: its counting saw every clitic form (`שלא`, `והוא`) as a word of its own, which
+# splits each function word's frequency over its forms, so only the 15 most frequent forms made the list.
+# Counted with the list, through the clitics below; the required number (2) stays.
+HEBREW_FUNCTION_WORDS = (
+    "אל", "אם", "אך", "אבל", "אשר", "כאשר", "זה", "זו", "זאת", "כל", "יש", "אין", "מה", "רק", "עד", "כמו",
+    "לפני", "אחרי", "יותר", "מאוד", "כך", "כן", "שם", "אותו", "אותה", "אותם", "הם", "הן", "אני", "אנחנו",
+    "הייתה", "היו", "לו", "לה", "להם", "בו", "בה", "בהם", "ממנו", "אחד", "אחת",
+)  # fmt: skip
+
+# Clitics that attach to any word without changing what it is: "and" (ו), "that" (ש), "when" (כש) and their
+# chains. Hebrew writes them as part of the next word, so the stop word `לא` appears as `שלא`, `הוא` as `והוא`.
+STOP_WORD_CLITICS = ("ו", "ש", "וש", "כש", "וכש", "מש", "ומש")
+
 _QUALITY_VIEW = {**NIQQUD, 0x05BE: " "}
 
 
@@ -101,12 +115,30 @@ def alpha_word_ratio(text: str) -> float:
     return sum(any(c.isalpha() for c in w) for w in words) / len(words)
 
 
+def stop_words_in(words: list[str], stop_words: frozenset[str]) -> set[str]:
+    """The distinct stop words among WORDS, a word with a leading clitic (`שלא`, `והוא`, `וכשהיא`) counting as
+    its stop word: Gopher counts function words, and Hebrew glues `and`/`that`/`when` onto them."""
+    found = set()
+    for w in words:
+        if w in stop_words:
+            found.add(w)
+            continue
+        for clitic in STOP_WORD_CLITICS:
+            if w.startswith(clitic) and w[len(clitic) :] in stop_words:
+                found.add(w[len(clitic) :])
+                break
+    return found
+
+
 class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
     """Gopher quality rules with the Hebrew stop words, and the alpha-word ratio over whitespace words.
 
     datatrove splits Hebrew with spaCy's blank `he` tokenizer, which makes every punctuation mark and
     quote its own "word"; its alpha-word ratio then drops ordinary news prose full of quotes, numbers
     and acronyms (צה"ל). Gopher defines the rule over whitespace-separated words, so that is used here.
+
+    Stop words are counted through the clitics Hebrew attaches to them (``stop_words_in``): a short news
+    item whose function words are all written `שלא`, `והוא`, `ועל` otherwise holds "fewer than two" of them.
     """
 
     name = "🥇 Gopher quality (he)"
@@ -119,15 +151,22 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
             exclusion_writer=exclusion_writer,
             language=HEBREW_WORDS,
             max_non_alpha_words_ratio=None,
-            stop_words=list(HEBREW_STOP_WORDS),
-            **datatrove_kwargs(config, drop=("min_alpha_words_ratio",)),
+            min_stop_words=None,
+            **datatrove_kwargs(config, drop=("min_alpha_words_ratio", "min_stop_words")),
         )
         self.min_alpha_words_ratio = config.min_alpha_words_ratio
+        self.hebrew_stop_words = frozenset(HEBREW_STOP_WORDS + HEBREW_FUNCTION_WORDS)
+        self.min_hebrew_stop_words = config.min_stop_words
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         result = super().filter(doc)
         if result is not True:
             return result
+        if self.min_hebrew_stop_words:
+            text = doc.text.translate(_QUALITY_VIEW)
+            found = stop_words_in(HEBREW_WORDS.word_tokenize(text), self.hebrew_stop_words)
+            if len(found) < self.min_hebrew_stop_words:
+                return False, f"{self.step}:enough_stop_words"
         if self.min_alpha_words_ratio and alpha_word_ratio(doc.text) < self.min_alpha_words_ratio:
             return False, f"{self.step}:below_alpha_threshold"
         return True

@@ -526,7 +526,7 @@ def shard_run(
                 "anchors_excluded": anchors_excluded,
                 "cutoffs": cutoffs,
                 "recipe": recipe,
-                "rehydration": rehydration,
+                **({"rehydration": rehydration} if rehydration is not None else {}),
                 "tokenizer": tokenizer,
                 "eval": {
                     "anchor": {
