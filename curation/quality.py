@@ -31,7 +31,7 @@ HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם
 # Closed-class words (pronouns, prepositions, conjunctions, negation, common adverbs) that FineWeb-2's
 # document-frequency list lacks: its counting saw every clitic form (`שלא`, `והוא`) as a word of its own, which
 # splits each function word's frequency over its forms, so only the 15 most frequent forms made the list.
-# Counted with the list, through the clitics below; the required number (2) stays.
+# Matched with the list, in their clitic forms below; the required number of distinct forms (2) stays.
 HEBREW_FUNCTION_WORDS = (
     "אל", "אם", "אך", "אבל", "אשר", "כאשר", "זה", "זו", "זאת", "כל", "יש", "אין", "מה", "רק", "עד", "כמו",
     "לפני", "אחרי", "יותר", "מאוד", "כך", "כן", "שם", "אותו", "אותה", "אותם", "הם", "הן", "אני", "אנחנו",
@@ -115,19 +115,9 @@ def alpha_word_ratio(text: str) -> float:
     return sum(any(c.isalpha() for c in w) for w in words) / len(words)
 
 
-def stop_words_in(words: list[str], stop_words: frozenset[str]) -> set[str]:
-    """The distinct stop words among WORDS, a word with a leading clitic (`שלא`, `והוא`, `וכשהיא`) counting as
-    its stop word: Gopher counts function words, and Hebrew glues `and`/`that`/`when` onto them."""
-    found = set()
-    for w in words:
-        if w in stop_words:
-            found.add(w)
-            continue
-        for clitic in STOP_WORD_CLITICS:
-            if w.startswith(clitic) and w[len(clitic) :] in stop_words:
-                found.add(w[len(clitic) :])
-                break
-    return found
+def stop_word_forms(words: tuple[str, ...]) -> frozenset[str]:
+    """WORDS and each with a leading clitic (`לא` → `שלא`, `ולא`, `כשלא`, …): the forms Hebrew writes them in."""
+    return frozenset(words) | {c + w for c in STOP_WORD_CLITICS for w in words}
 
 
 class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
@@ -137,8 +127,8 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
     quote its own "word"; its alpha-word ratio then drops ordinary news prose full of quotes, numbers
     and acronyms (צה"ל). Gopher defines the rule over whitespace-separated words, so that is used here.
 
-    Stop words are counted through the clitics Hebrew attaches to them (``stop_words_in``): a short news
-    item whose function words are all written `שלא`, `והוא`, `ועל` otherwise holds "fewer than two" of them.
+    Stop words are matched in the forms Hebrew writes them in (``stop_word_forms``): a short news item whose
+    function words are all written `שלא`, `והוא`, `ועל` otherwise holds "fewer than two" of them.
     """
 
     name = "🥇 Gopher quality (he)"
@@ -151,22 +141,15 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
             exclusion_writer=exclusion_writer,
             language=HEBREW_WORDS,
             max_non_alpha_words_ratio=None,
-            min_stop_words=None,
-            **datatrove_kwargs(config, drop=("min_alpha_words_ratio", "min_stop_words")),
+            stop_words=sorted(stop_word_forms(HEBREW_STOP_WORDS + HEBREW_FUNCTION_WORDS)),
+            **datatrove_kwargs(config, drop=("min_alpha_words_ratio",)),
         )
         self.min_alpha_words_ratio = config.min_alpha_words_ratio
-        self.hebrew_stop_words = frozenset(HEBREW_STOP_WORDS + HEBREW_FUNCTION_WORDS)
-        self.min_hebrew_stop_words = config.min_stop_words
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         result = super().filter(doc)
         if result is not True:
             return result
-        if self.min_hebrew_stop_words:
-            text = doc.text.translate(_QUALITY_VIEW)
-            found = stop_words_in(HEBREW_WORDS.word_tokenize(text), self.hebrew_stop_words)
-            if len(found) < self.min_hebrew_stop_words:
-                return False, f"{self.step}:enough_stop_words"
         if self.min_alpha_words_ratio and alpha_word_ratio(doc.text) < self.min_alpha_words_ratio:
             return False, f"{self.step}:below_alpha_threshold"
         return True

@@ -20,7 +20,7 @@ from curation.quality import (
     HebrewGopherQuality,
     HebrewGopherRepetition,
     HebrewLetterShare,
-    stop_words_in,
+    stop_word_forms,
 )
 
 SEED = 11  # not the seed the rule was debugged on
@@ -82,10 +82,12 @@ def steps():
     return [HebrewGopherRepetition(), HebrewFineWebQuality(), HebrewGopherQuality(), HebrewLetterShare()]
 
 
-def test_prefixed_stop_words_count_as_their_stop_word():
-    stop = frozenset(HEBREW_STOP_WORDS)
-    assert stop_words_in(["שלא", "והוא", "וכשהיא"], stop) == {"לא", "הוא", "היא"}
-    assert stop_words_in(["ובית", "שלום", "הלא"], stop) == set()  # not a clitic + a stop word
+def test_prefixed_stop_words_count_as_stop_words():
+    forms = stop_word_forms(HEBREW_STOP_WORDS)
+    assert {"שלא", "והוא", "וכשהיא", "ועל"} <= forms
+    assert not {"ובית", "שלום", "הלא", "בעל"} & forms  # not a clitic + a stop word
+    gq = HebrewGopherQuality()
+    assert {"שלא", "והוא"} <= gq.stop_words and gq.min_stop_words == 2
 
 
 def test_short_real_news_passes_and_junk_is_still_dropped(steps):
