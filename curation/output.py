@@ -1,12 +1,16 @@
 """The curated/excluded Parquet contract, and publishing a finished run atomically.
 
 `curated`:  id, text, url, source, source_id, position, lang, lang_score, minhash_cluster_size,
-            date, dump, source_language_score, source_cluster_size
+            minhash_cluster_id, date, dump, source_language_score, source_cluster_size
 `excluded`: the same columns plus filter_reason (`<step>:<rule>`, `exact_duplicate`, `minhash_duplicate`)
 
 The last four are the input's own metadata where its layout has them (curation/layouts.py), else null: `date`
 (its crawl date or timestamp, as text), `dump` (its crawl or collection: FineWeb's dump, HPLT's collection,
 CulturaX's and Dolma's source), `source_language_score` and `source_cluster_size` (FineWeb-2's).
+
+`minhash_cluster_id` names the MinHash cluster a document belongs to (datatrove's cluster ids, unique within the
+run), null for a document MinHash found no near-duplicate of: the kept document of a cluster is the curated row
+with its id, its dropped members the `minhash_duplicate` rows of `excluded` with the same id (the `clusters` view).
 
 `source` is the input file, `position` where the record starts in it (JSONL line from 1, Parquet row from 0,
 WARC byte offset), `source_id` the input's own id (null when it had none). `id` is unique across curated and
@@ -46,6 +50,7 @@ CURATED_SCHEMA = pa.schema(
         ("lang", pa.string()),
         ("lang_score", pa.float64()),
         ("minhash_cluster_size", pa.int64()),
+        ("minhash_cluster_id", pa.int64()),
         # the input's own metadata, where its layout has it (curation/layouts.py); null otherwise
         ("date", pa.string()),
         ("dump", pa.string()),
@@ -77,6 +82,7 @@ def flat_record(doc: Document) -> dict:
     # exact copies removed before MinHash count towards the size of the group they were copies of
     size = (int(size) if size is not None else 1) + int(meta.get("duplicate_count", 0) or 0)
     score = meta.get("lang_score")
+    cluster = meta.get("minhash_cluster_id")  # datatrove writes -1 for a document in no cluster
     source_id, position = meta.get("source_id"), meta.get("position")
     return {
         "id": str(doc.id),
@@ -88,6 +94,7 @@ def flat_record(doc: Document) -> dict:
         "lang": meta.get("lang"),
         "lang_score": float(score) if score is not None else None,
         "minhash_cluster_size": size,
+        "minhash_cluster_id": int(cluster) if cluster is not None and int(cluster) >= 0 else None,
         **{name: meta.get(name) for name in METADATA_FIELDS},
     }
 

@@ -168,13 +168,20 @@ def build_stages(
         stages += [
             Stage("minhash_sig", [WorkReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
             Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
-            Stage("minhash_cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),
+            Stage(
+                "minhash_cluster",
+                [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True, save_cluster_id=True)],
+                1,
+            ),
             Stage(
                 "minhash_filter",
                 [
                     WorkReader(unique),
                     MinhashDedupFilter(
-                        clusters, excluded_writer(excluded_out, "minhash", "minhash_duplicate"), load_cluster_sizes=True
+                        clusters,
+                        excluded_writer(excluded_out, "minhash", "minhash_duplicate"),
+                        load_cluster_sizes=True,
+                        load_cluster_ids=True,
                     ),
                     final_writer,
                 ],

@@ -28,6 +28,20 @@ from curation.words import HEBREW_WORDS
 HEBREW_STOP_WORDS = ("של", "את", "על", "הוא", "עם", "בשנת", "גם", "היה", "היא", "לאחר", "לא", "ידי", "בין", "או", "כי")
 
 
+# Closed-class words (pronouns, prepositions, conjunctions, negation, common adverbs) that FineWeb-2's
+# document-frequency list lacks: its counting saw every clitic form (`שלא`, `והוא`) as a word of its own, which
+# splits each function word's frequency over its forms, so only the 15 most frequent forms made the list.
+# Matched with the list, in their clitic forms below; the required number of distinct forms (2) stays.
+HEBREW_FUNCTION_WORDS = (
+    "אל", "אם", "אך", "אבל", "אשר", "כאשר", "זה", "זו", "זאת", "כל", "יש", "אין", "מה", "רק", "עד", "כמו",
+    "לפני", "אחרי", "יותר", "מאוד", "כך", "כן", "שם", "אותו", "אותה", "אותם", "הם", "הן", "אני", "אנחנו",
+    "הייתה", "היו", "לו", "לה", "להם", "בו", "בה", "בהם", "ממנו", "אחד", "אחת",
+)  # fmt: skip
+
+# Clitics that attach to any word without changing what it is: "and" (ו), "that" (ש), "when" (כש) and their
+# chains. Hebrew writes them as part of the next word, so the stop word `לא` appears as `שלא`, `הוא` as `והוא`.
+STOP_WORD_CLITICS = ("ו", "ש", "וש", "כש", "וכש", "מש", "ומש")
+
 _QUALITY_VIEW = {**NIQQUD, 0x05BE: " "}
 
 
@@ -101,12 +115,20 @@ def alpha_word_ratio(text: str) -> float:
     return sum(any(c.isalpha() for c in w) for w in words) / len(words)
 
 
+def stop_word_forms(words: tuple[str, ...]) -> frozenset[str]:
+    """WORDS and each with a leading clitic (`לא` → `שלא`, `ולא`, `כשלא`, …): the forms Hebrew writes them in."""
+    return frozenset(words) | {c + w for c in STOP_WORD_CLITICS for w in words}
+
+
 class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
     """Gopher quality rules with the Hebrew stop words, and the alpha-word ratio over whitespace words.
 
     datatrove splits Hebrew with spaCy's blank `he` tokenizer, which makes every punctuation mark and
     quote its own "word"; its alpha-word ratio then drops ordinary news prose full of quotes, numbers
     and acronyms (צה"ל). Gopher defines the rule over whitespace-separated words, so that is used here.
+
+    Stop words are matched in the forms Hebrew writes them in (``stop_word_forms``): a short news item whose
+    function words are all written `שלא`, `והוא`, `ועל` otherwise holds "fewer than two" of them.
     """
 
     name = "🥇 Gopher quality (he)"
@@ -119,7 +141,7 @@ class HebrewGopherQuality(_StepReasons, GopherQualityFilter):
             exclusion_writer=exclusion_writer,
             language=HEBREW_WORDS,
             max_non_alpha_words_ratio=None,
-            stop_words=list(HEBREW_STOP_WORDS),
+            stop_words=sorted(stop_word_forms(HEBREW_STOP_WORDS + HEBREW_FUNCTION_WORDS)),
             **datatrove_kwargs(config, drop=("min_alpha_words_ratio",)),
         )
         self.min_alpha_words_ratio = config.min_alpha_words_ratio

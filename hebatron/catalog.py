@@ -1,4 +1,5 @@
-"""DuckDB views over a run's files: `curated`, `excluded`, `stats`, `drop_reasons`, `step_stats`, `shards`.
+"""DuckDB views over a run's files: `curated`, `excluded`, `clusters`, `stats`, `drop_reasons`, `step_stats`,
+`shards`.
 
 Views read the Parquet files in place; nothing is copied. The files are the ones the stages recorded writing
 (``common.freshness``; a run from before records: the folder's files), each handed to DuckDB as itself
@@ -138,6 +139,36 @@ def view_sources(run_dir: Path) -> dict[str, str | pa.Table]:
     return views
 
 
+#: One row per MinHash cluster: the document kept (in `curated`) and the members dropped as its near-duplicates
+#: (rows of `excluded` with the same `minhash_cluster_id`, each with its reason). `size` counts the rows found;
+#: the kept row's `minhash_cluster_size` also counts exact copies removed before MinHash.
+CLUSTERS_VIEW = """
+WITH members AS (
+    SELECT minhash_cluster_id AS cluster_id, id, url, minhash_cluster_size, NULL::VARCHAR AS filter_reason
+    FROM curated WHERE minhash_cluster_id IS NOT NULL
+    UNION ALL
+    SELECT minhash_cluster_id, id, url, NULL, filter_reason FROM excluded WHERE minhash_cluster_id IS NOT NULL
+)
+SELECT
+    cluster_id,
+    count(*) AS size,
+    any_value(id) FILTER (WHERE filter_reason IS NULL) AS kept_id,
+    any_value(url) FILTER (WHERE filter_reason IS NULL) AS kept_url,
+    any_value(minhash_cluster_size) FILTER (WHERE filter_reason IS NULL) AS minhash_cluster_size,
+    coalesce(
+        list({'id': id, 'url': url, 'filter_reason': filter_reason} ORDER BY id)
+            FILTER (WHERE filter_reason IS NOT NULL),
+        []
+    ) AS members
+FROM members
+GROUP BY cluster_id
+"""
+
+
+def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+    return list(con.sql(f"SELECT * FROM {view} LIMIT 0").columns)
+
+
 def _connect(views: dict[str, str | pa.Table]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for name, source in views.items():
@@ -145,6 +176,10 @@ def _connect(views: dict[str, str | pa.Table]) -> duckdb.DuckDBPyConnection:
             con.execute(f"CREATE VIEW {name} AS {source}")
         else:
             con.register(name, source)
+    if {"curated", "excluded"} <= views.keys() and all(
+        "minhash_cluster_id" in _columns(con, v) for v in ("curated", "excluded")
+    ):  # runs curated before cluster ids were kept have no such column, and no clusters view
+        con.execute(f"CREATE VIEW clusters AS {CLUSTERS_VIEW}")
     return con
 
 

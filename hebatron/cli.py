@@ -205,6 +205,13 @@ def shard(
             help="tokenizer.json or SentencePiece .model to count tokens with (default: train a bilingual BPE)."
         ),
     ] = None,
+    rehydrate: Annotated[
+        str | None,
+        typer.Option(
+            help="Repeat curated documents by their cluster size (FineWeb-2's rehydration): bare --rehydrate uses "
+            "this run's removal rates; --rehydrate fineweb2-heb (or fineweb2-heb-3 … -10) FineWeb-2's Hebrew weights.",
+        ),
+    ] = None,
 ) -> None:
     """Write per-phase Parquet shards mixed with English anchors, RUN/shards/manifest.json and RUN/tokenizer/."""
     from hebatron.recipes import load_recipe
@@ -219,6 +226,7 @@ def shard(
         tokenizer=tokenizer,
         allow_repeat=allow_repeat or None,
         anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"),
+        rehydrate=rehydrate,
     )
     manifest = shard_run(run, anchor, cfg, recipe_name=r.name, progress=True)
     cutoffs = run / "cutoffs.json"
@@ -473,6 +481,17 @@ def main() -> None:
         raise SystemExit(code)
 
 
+def _bare_rehydrate(args: list[str]) -> list[str]:
+    """``--rehydrate`` given without a value (last, or before another option) means ``--rehydrate run``; typer
+    has no options with an optional value."""
+    out = list(args)
+    for i, a in enumerate(out):
+        if a == "--rehydrate" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, "run")
+            break
+    return out
+
+
 def _run(received: list[int]) -> int:
     """The command's exit code; a known error is printed as one line (exit code 2)."""
     from typer._click.exceptions import ClickException  # typer vendors its own click
@@ -481,7 +500,9 @@ def _run(received: list[int]) -> int:
     from common.errors import HebatronError
 
     try:
-        return app(standalone_mode=False) or 0  # typer turns Ctrl-C into exit code 130, returned here
+        return (
+            app(args=_bare_rehydrate(sys.argv[1:]), standalone_mode=False) or 0
+        )  # typer turns Ctrl-C into exit code 130, returned here
     except (KeyboardInterrupt, Abort):
         return 130
     except Exception as e:

@@ -84,9 +84,10 @@ def print_shards(manifest: dict, cut: dict | None = None) -> None:
         "he tokens",
         "he token share",
         "LM piece share",
+        "he repeated",
         "anchor docs",
         "anchor tokens",
-        "repeated",
+        "anchor repeated",
         "anchor share",
         title=f"Shards (tokenizer {manifest['tokenizer']['name']})",
     )
@@ -100,12 +101,15 @@ def print_shards(manifest: dict, cut: dict | None = None) -> None:
             f"{p['hebrew']['tokens']:,}",
             f"{trained:.3f}",
             "" if pieces is None else f"{pieces:.3f}",
+            f"{p['hebrew'].get('repeated', 0):,}",
             f"{p['anchor']['documents']:,}",
             f"{p['anchor']['tokens']:,}",
             f"{p['anchor']['repeated']:,}",
             f"{p['anchor_ratio']:.3f}",
         )
     console.print(table)
+    if r := manifest.get("rehydration"):
+        console.print(f"rehydrated with the {r['weights_from']} weights {{cluster size: copies}} {r['weights']}")
 
 
 def print_tokens(summary: dict) -> None:

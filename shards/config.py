@@ -33,6 +33,13 @@ class ShardConfig:
     tokenizer_sample_chars: int = 200_000_000
     """Training the BPE reads at most about this many characters of Hebrew and as many of anchor text
     (a seeded sample of documents when the inputs are larger)."""
+    rehydrate: bool | str = False
+    """FineWeb-2's rehydration (``curation.rehydration``): repeat each curated document by the weight of its
+    cluster size before filtering. ``true`` (or ``run``): weights from this run's own removal rates per size;
+    a preset name (``fineweb2-heb``, ``fineweb2-heb-3`` … ``-10``): FineWeb-2's published heb_Hebr weights.
+    Off by default."""
+    rehydrate_max_repetitions: int = 5
+    """Most repetitions of a document when the weights come from the run itself (FineWeb-2 publishes 3..10)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.heldout_anchor_share) < 0.5:
@@ -61,6 +68,7 @@ class ShardConfig:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.allow_repeat, bool):
             raise ValueError(f"allow_repeat must be true or false, got {self.allow_repeat!r}")
+        self._check_rehydrate()
         if self.tokenizer is not None:
             self.tokenizer = Path(self.tokenizer)
             if self.tokenizer.suffix not in (".json", ".model"):
@@ -68,3 +76,16 @@ class ShardConfig:
                     f"tokenizer must be a tokenizer.json (HF tokenizers) or a SentencePiece "
                     f".model file, got {self.tokenizer}"
                 )
+
+    def _check_rehydrate(self) -> None:
+        from curation.rehydration import PRESETS
+
+        if self.rehydrate == "run":
+            self.rehydrate = True
+        if not isinstance(self.rehydrate, bool) and self.rehydrate not in PRESETS:
+            raise ValueError(
+                f"rehydrate must be true, false, run or a preset ({', '.join(PRESETS)}), got {self.rehydrate!r}"
+            )
+        m = self.rehydrate_max_repetitions
+        if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 100:
+            raise ValueError(f"rehydrate_max_repetitions must be an integer from 1 to 100, got {m!r}")

@@ -8,13 +8,22 @@ Steps (every input is streamed in batches):
 2. the tokenizer: train a byte-level BPE on a seeded sample of the Hebrew and the anchor text, or take the
    user's ``tokenizer.json`` / SentencePiece ``.model`` (copied into the run either way);
 3. count tokens (+1 end-of-document token per document) of every anchor and every Hebrew document;
-4. draw anchors per phase to hit the anchor share (``shards.mix``), give every row a seeded shuffled position;
-5. stream Hebrew and anchors again into the shuffle writer (``shards.spill``), write each shard;
-6. write ``manifest.json`` (and ``plan.json``: what produced it), the dataset card ``README.md`` (one
+4. with ``rehydrate`` on, give every curated document its weight (``curation.rehydration``: FineWeb-2's
+   upsampling by cluster size before filtering, from the run's own removal rates or a published preset); a
+   document of weight ``w`` is ``w`` rows of its phase, the copies after the first with ids ``ID#r2`` … ``ID#rw``
+   (the anchors' convention), so it is still in exactly one phase; weights are whole numbers, so the result
+   needs no seed; the Hebrew token counts (and so the anchor targets) include the copies;
+5. draw anchors per phase to hit the anchor share (``shards.mix``), give every row a seeded shuffled position;
+6. stream Hebrew and anchors again into the shuffle writer (``shards.spill``), write each shard;
+7. write ``manifest.json`` (and ``plan.json``: what produced it), the dataset card ``README.md`` (one
    Hugging Face ``datasets`` config per phase and one for the eval set) and move ``tokenizer/`` and ``shards/`` into
    place — built in ``RUN/.shards.tmp-<pid>/``, so a reader never sees a half-written ``RUN/shards/``.
 
-Memory: per Hebrew document 25 bytes (phase, tokens, characters, row in phase), per anchor document 16 bytes,
+The manifest's ``hebrew`` counts are rows (copies included; ``repeated``: rows beyond the first copy); with
+``rehydrate`` each phase also has ``rehydration`` (documents before and after, documents repeated, tokens before,
+after and repeated) and the manifest names the weights used.
+
+Memory: per Hebrew document 33 bytes (phase, tokens, characters, row in phase), per anchor document 16 bytes,
 plus the drawn anchors' uses; texts only a batch at a time, then the shuffle buffer (256 MB) and one shard.
 
 Re-running with the same inputs (curated files, cut-offs, anchor files — by sha256 — config, recipe, library
@@ -87,11 +96,13 @@ def scored_files(run_dir: Path) -> list[Path]:
 
 @dataclass(slots=True)
 class _Hebrew:
-    """Per curated file, per row: phase, tokens (+1 EOD), characters, index among its phase's rows."""
+    """Per curated file, per row: phase, tokens (+1 EOD), characters, copies (the rehydration weight, 1 without
+    it), index among its phase's rows of its first copy."""
 
     phase: list[np.ndarray]
     tokens: list[np.ndarray]
     chars: list[np.ndarray]
+    copies: list[np.ndarray]
     row_in_phase: list[np.ndarray]
 
 
@@ -166,13 +177,14 @@ def _count_anchors(anchors: list[AnchorFile], tok: TextTokenizer, advance) -> _P
     return _Pool(np.concatenate(tokens), np.concatenate(chars))
 
 
-def _count_hebrew(files: list[Path], tok: TextTokenizer, advance) -> _Hebrew:
-    out = _Hebrew([], [], [], [])
+def _count_hebrew(files: list[Path], tok: TextTokenizer, advance, weights: _Weights | None = None) -> _Hebrew:
+    out = _Hebrew([], [], [], [], [])
     seen = dict.fromkeys(PHASES, 0)
     for path in files:
-        phases, tokens, chars = [], [], []
-        for batch in _iter_curated(path, ["text", "phase"]):
+        phases, tokens, chars, copies = [], [], [], []
+        for batch in _iter_curated(path, ["text", "phase", "id"]):
             texts = [t or "" for t in batch.column(0).to_pylist()]
+            copies.append(weights.of(batch.column(2).to_pylist()) if weights else np.ones(len(texts), np.int64))
             phase = batch.column(1).to_numpy(zero_copy_only=False)
             if batch.column(1).null_count or not np.isin(phase, PHASES).all():
                 raise RunNotScoredError(
@@ -185,12 +197,15 @@ def _count_hebrew(files: list[Path], tok: TextTokenizer, advance) -> _Hebrew:
             chars.append(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
             advance(len(texts))
         phase = np.concatenate(phases) if phases else np.zeros(0, np.int8)
+        copy = np.concatenate(copies) if copies else np.zeros(0, np.int64)
         row = np.zeros(len(phase), np.int64)
         for k in PHASES:
             sel = phase == k
-            row[sel] = seen[k] + np.arange(int(sel.sum()))
-            seen[k] += int(sel.sum())
+            ends = np.cumsum(copy[sel])
+            row[sel] = seen[k] + ends - copy[sel]
+            seen[k] += int(ends[-1]) if len(ends) else 0
         out.phase.append(phase)
+        out.copies.append(copy)
         out.tokens.append(np.concatenate(tokens) if tokens else np.zeros(0, np.int64))
         out.chars.append(np.concatenate(chars) if chars else np.zeros(0, np.int64))
         out.row_in_phase.append(row)
@@ -205,16 +220,22 @@ def _write_hebrew(
         for batch in _iter_curated(path, ["id", "text", "perplexity"]):
             n = batch.num_rows
             phase, rows = hebrew.phase[f][start : start + n], hebrew.row_in_phase[f][start : start + n]
+            copies = hebrew.copies[f][start : start + n]
             for k in PHASES:
                 sel = phase == k
                 if sel.any():
                     part = batch.filter(pa.array(sel))
+                    ids = part.column(0)
+                    if (copies[sel] > 1).any():  # rehydration: w rows per document, in a row of its phase each
+                        part, ids, row = _expand(part, copies[sel], rows[sel])
+                    else:
+                        row = rows[sel]
                     m = part.num_rows
                     writer.add(
                         k,
-                        positions[k][rows[sel]],
+                        positions[k][row],
                         {
-                            "id": part.column(0),
+                            "id": ids,
                             "text": pc.fill_null(part.column(1), ""),
                             "lang": ["he"] * m,
                             "role": ["hebrew"] * m,
@@ -224,6 +245,50 @@ def _write_hebrew(
                     )
             start += n
             advance(n)
+
+
+def _expand(part: pa.RecordBatch, copies: np.ndarray, first_row: np.ndarray):
+    """Each row of PART ``copies[i]`` times: the rows, their ids (``ID``, ``ID#r2`` …) and their rows in the phase."""
+    take = np.repeat(np.arange(len(copies)), copies)
+    copy = np.arange(len(take)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0 .. w-1 within a document
+    rows = part.take(pa.array(take))
+    ids = [i if c == 0 else f"{i}#r{c + 1}" for i, c in zip(rows.column(0).to_pylist(), copy.tolist(), strict=True)]
+    return rows, pa.array(ids, pa.string()), first_row[take] + copy
+
+
+class _Weights:
+    """Rehydration weight of each curated document: by its cluster size before filtering."""
+
+    def __init__(self, sizes: dict[str, int], weights: dict[int, int]) -> None:
+        self.sizes, self.weights = sizes, weights
+
+    def of(self, ids: list[str]) -> np.ndarray:
+        from curation.rehydration import weight_of
+
+        return weight_of(self.weights, np.fromiter((self.sizes.get(i, 1) for i in ids), np.int64, len(ids)))
+
+
+def _rehydration(run_dir: Path, config: ShardConfig) -> tuple[dict | None, _Weights | None]:
+    """The weights asked for (computed, or reused, in ``RUN/rehydration/``) and what the plan and manifest say of
+    them; (None, None) when rehydration is off."""
+    if config.rehydrate is False:
+        return None, None
+    from curation.rehydration import compute_rehydration, load_cluster_sizes, preset_weights
+
+    table = compute_rehydration(run_dir, max_repetitions=config.rehydrate_max_repetitions)
+    if config.rehydrate is True:
+        weights, source = {int(k): v for k, v in table["weights"].items()}, "run"
+    else:
+        weights, source = preset_weights(config.rehydrate), config.rehydrate
+    info = {
+        "weights_from": source,
+        "weights": {str(k): v for k, v in sorted(weights.items())},
+        "cluster_sizes": "rehydration/cluster_sizes.parquet",
+        "cluster_sizes_sha256": table["cluster_sizes_sha256"],
+        "table": "rehydration/rehydration.json",
+        "table_sha256": current_sha256(run_dir / "rehydration" / "rehydration.json"),
+    }
+    return info, _Weights(load_cluster_sizes(run_dir), weights)
 
 
 def heldout_anchors(n: int, share: float, seed: int) -> np.ndarray:
@@ -292,7 +357,12 @@ def _write_anchors(
 
 
 def _plan(
-    files: list[Path], anchors: list[AnchorFile], run_dir: Path, config: ShardConfig, recipe: dict | None
+    files: list[Path],
+    anchors: list[AnchorFile],
+    run_dir: Path,
+    config: ShardConfig,
+    recipe: dict | None,
+    rehydration: dict | None = None,
 ) -> dict:
     import tokenizers
 
@@ -307,6 +377,7 @@ def _plan(
         "anchors": [[a.source, file_sha256(a.path)] for a in anchors],
         "language_model_sha256": current_sha256(language_model()),
         "recipe": recipe,
+        "rehydration": rehydration,
         "libraries": {"pyarrow": pa.__version__, "tokenizers": tokenizers.__version__},
     }
 
@@ -361,7 +432,8 @@ def shard_run(
         files = scored_files(run_dir)
         anchor_files = discover_anchors([a if is_url(a) else Path(a) for a in anchors])
         check_fresh(run_dir, "shard")
-        plan = _plan(files, anchor_files, run_dir, config, recipe)
+        rehydration, weights = _rehydration(run_dir, config)
+        plan = _plan(files, anchor_files, run_dir, config, recipe, rehydration)
         if (manifest := _existing(run_dir, plan)) is not None:
             logger.info(f"{run_dir / 'shards'}: already up to date")
             _record(run_dir, files, manifest)
@@ -376,23 +448,24 @@ def shard_run(
             )
             tok = _tokenizer(staging, files, anchor_files, config, start)
             pool = _count_anchors(anchor_files, tok, start("counting anchor tokens", len(anchor_files)))
-            hebrew = _count_hebrew(files, tok, start("counting Hebrew tokens", n_docs))
+            hebrew = _count_hebrew(files, tok, start("counting Hebrew tokens", n_docs), weights)
             phase = np.concatenate(hebrew.phase)
-            h_tokens = np.concatenate(hebrew.tokens)
+            copies = np.concatenate(hebrew.copies)
+            h_tokens = np.concatenate(hebrew.tokens)  # of one copy
             h_chars = np.concatenate(hebrew.chars)
             per_phase = {k: phase == k for k in PHASES}
             heldout = heldout_anchors(len(pool.tokens), config.heldout_anchor_share, config.seed)
             available = np.setdiff1d(np.arange(len(pool.tokens)), heldout)
             draws = draw_anchors(
                 pool.tokens[available],
-                [int(h_tokens[per_phase[k]].sum()) for k in PHASES],
+                [int((h_tokens * copies)[per_phase[k]].sum()) for k in PHASES],
                 config.anchor_ratio,
                 seed=config.seed,
                 allow_repeat=config.allow_repeat,
             )
             for d in draws:  # back to pool indices
                 d.anchors = [int(available[j]) for j in d.anchors]
-            hebrew_rows = {k: int(per_phase[k].sum()) for k in PHASES}
+            hebrew_rows = {k: int(copies[per_phase[k]].sum()) for k in PHASES}
             n_rows = {k: hebrew_rows[k] + len(draws[k - 1].anchors) for k in PHASES}
             positions = {k: shuffle_positions(n_rows[k], config.seed, k) for k in PHASES}
 
@@ -413,7 +486,14 @@ def shard_run(
             phases = {}
             for k, d in zip(PHASES, draws, strict=True):
                 sel = per_phase[k]
-                h = _role(hebrew_rows[k], int(h_chars[sel].sum()), int(h_tokens[sel].sum()), 0)
+                w = copies[sel]
+                before = int(sel.sum())
+                h = _role(
+                    hebrew_rows[k],
+                    int((h_chars[sel] * w).sum()),
+                    int((h_tokens[sel] * w).sum()),
+                    hebrew_rows[k] - before,
+                )
                 idx = np.asarray(d.anchors, dtype=np.int64)
                 a = _role(len(idx), int(pool.chars[idx].sum()), int(pool.tokens[idx].sum()), d.repeated)
                 total = h["tokens"] + a["tokens"]
@@ -423,6 +503,15 @@ def shard_run(
                     "anchor": a,
                     "anchor_ratio": round(a["tokens"] / total, 6) if total else 0.0,
                 }
+                if rehydration is not None:
+                    phases[str(k)]["rehydration"] = {
+                        "documents_before": before,
+                        "documents_after": hebrew_rows[k],
+                        "repeated_documents": int((w > 1).sum()),
+                        "tokens_before": int(h_tokens[sel].sum()),
+                        "tokens_after": h["tokens"],
+                        "repeated_tokens": int((h_tokens[sel] * (w - 1)).sum()),
+                    }
             tokenizer = {
                 "name": tok.name,
                 "kind": tok.kind,
@@ -437,6 +526,7 @@ def shard_run(
                 "anchors_excluded": anchors_excluded,
                 "cutoffs": cutoffs,
                 "recipe": recipe,
+                **({"rehydration": rehydration} if rehydration is not None else {}),
                 "tokenizer": tokenizer,
                 "eval": {
                     "anchor": {

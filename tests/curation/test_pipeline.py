@@ -39,6 +39,7 @@ def test_every_record_accounted_for_with_the_contract_columns(crawl, curated_run
         "lang",
         "lang_score",
         "minhash_cluster_size",
+        "minhash_cluster_id",
         "date",
         "dump",
         "source_language_score",

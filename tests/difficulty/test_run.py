@@ -38,6 +38,7 @@ def _write_run(root: Path, docs: list[tuple[str, str]], files: int = 3) -> Path:
                 "lang": ["he"] * n,
                 "lang_score": [0.98] * n,
                 "minhash_cluster_size": [1] * n,
+                "minhash_cluster_id": [None] * n,
                 "date": [f"2024-01-{i % 28 + 1:02d}" for i in range(n)],
                 "dump": ["CC-MAIN-2024-10"] * n,
                 "source_language_score": [0.9] * n,
