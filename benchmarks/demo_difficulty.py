@@ -9,7 +9,8 @@ two markdown tables:
   classical Hebrew split into Bible and Mishnah by the page's URL section), with the phase cuts;
 * for reference, text the LM never saw (HTB dev + test in 10-sentence documents: a measurement only, never
   tuned on) and text of the same kind it may have seen (leak-free HTB train in 10-sentence documents: the
-  LM half and the crawl half of ``common.sources.HTB_TRAIN_HALVES``).
+  LM half and the crawl half of ``common.sources.HTB_TRAIN_HALVES``), each laid out one sentence a line (as
+  the LM was trained) and in 2-5-sentence paragraphs (as the crawl's news pages are).
 
 Without ``--lm`` the default LM is built into ``--cache`` (a temporary folder unless given), so the numbers are
 those of the code in this checkout, not of an older cached model.
@@ -18,6 +19,7 @@ those of the code in this checkout, not of an older cached model.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -34,7 +36,7 @@ from curation.run import curate
 from difficulty.lm import default_reference_lm
 from difficulty.run import score_run
 from difficulty.scorer import KenLMScorer
-from hebatron.sample_crawl import build_sample_crawl
+from hebatron.sample_crawl import build_sample_crawl, compose
 from hebatron.sample_crawl.evaluate import read_labels
 
 DOC_SENTENCES = 10
@@ -59,8 +61,14 @@ def _row(name: str, values: list[float], phases: list[int] | None = None) -> str
     return f"| {name} | {len(values)} | {med:,.1f} | {p10:,.1f} | {p90:,.1f} | " + " | ".join(counts) + " |"
 
 
-def _documents(texts: list[str]) -> list[str]:
-    return ["\n".join(texts[i : i + DOC_SENTENCES]) for i in range(0, len(texts) - DOC_SENTENCES + 1, DOC_SENTENCES)]
+def _documents(texts: list[str], layout: str) -> list[str]:
+    """Documents of ``DOC_SENTENCES`` consecutive sentences: one a line, or in 2-5-sentence paragraphs (one a
+    line) as the sample crawl lays out its news."""
+    rng = random.Random(0)
+    runs = [texts[i : i + DOC_SENTENCES] for i in range(0, len(texts) - DOC_SENTENCES + 1, DOC_SENTENCES)]
+    if layout == "sentences":
+        return ["\n".join(run) for run in runs]
+    return ["\n".join(compose.split_paragraphs(run, rng)) for run in runs]
 
 
 def _reference_text() -> dict[str, list[str]]:
@@ -71,7 +79,11 @@ def _reference_text() -> dict[str, list[str]]:
     else:
         for half in halves:
             out[f"HTB train, {half} half"] = [s.text for s in sources.htb_sentences("train", half=half)]
-    return {name: _documents(texts) for name, texts in out.items()}
+    return {
+        f"{name}, {DOC_SENTENCES}-sentence docs, {layout}": _documents(texts, layout)
+        for name, texts in out.items()
+        for layout in ("sentences", "paragraphs")
+    }
 
 
 def main() -> None:
@@ -109,7 +121,7 @@ def main() -> None:
     for name in sorted(by_group, key=lambda g: statistics.median(by_group[g][0])):
         print(_row(f"crawl: {name}", *by_group[name]))
     for name, values in reference.items():
-        print(_row(f"{name}, {DOC_SENTENCES}-sentence docs", values))
+        print(_row(name, values))
 
 
 if __name__ == "__main__":
