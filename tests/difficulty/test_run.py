@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.output import CURATED_SCHEMA
-from difficulty.phases import CCNET_HEBREW_CUTOFFS, DifficultyConfig
 from difficulty.lm import DEFAULT_LM_NAME
+from difficulty.phases import CCNET_HEBREW_CUTOFFS, DifficultyConfig
 from difficulty.run import RunNotCuratedError, score_run
 
 BROKEN = {
