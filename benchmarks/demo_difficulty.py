@@ -6,11 +6,13 @@ Builds the sample crawl (the demo's size by default), curates it with the defaul
 two markdown tables:
 
 * perplexity (median, p10, p90) and phase counts of the curated documents by kind of page (the crawl's labels;
-  classical Hebrew split into Bible and Mishnah by the page's URL section), with the phase cuts;
+  news split by its site's page template, classical Hebrew into Bible and Mishnah by the URL section), with
+  the phase cuts;
 * for reference, text the LM never saw (HTB dev + test in 10-sentence documents: a measurement only, never
   tuned on) and text of the same kind it may have seen (leak-free HTB train in 10-sentence documents: the
   LM half and the crawl half of ``common.sources.HTB_TRAIN_HALVES``), each laid out one sentence a line (as
-  the LM was trained) and in 2-5-sentence paragraphs (as the crawl's news pages are).
+  the LM was trained) and in 2-5-sentence paragraphs (as the crawl's news pages are); then the unseen
+  documents word-shuffled, Zohar, Bible and Mishnah passages and English prose (``common.sources``).
 
 Without ``--lm`` the default LM is built into ``--cache`` (a temporary folder unless given), so the numbers are
 those of the code in this checkout, not of an older cached model.
@@ -38,13 +40,19 @@ from difficulty.run import score_run
 from difficulty.scorer import KenLMScorer
 from hebatron.sample_crawl import build_sample_crawl, compose
 from hebatron.sample_crawl.evaluate import read_labels
+from hebatron.sample_crawl.pages import NEWS_SITES
 
 DOC_SENTENCES = 10
+
+
+LAYOUTS = {site.domain: site.layout for site, _ in NEWS_SITES}
 
 
 def _group(label: dict) -> str:
     if label["kind"] == "classical_hebrew":
         return "classical_hebrew/" + label["url"].split("/")[3]  # tanakh | mishnah
+    if label["kind"] == "news":
+        return "news/" + LAYOUTS[label["url"].split("/")[2]]  # the site's page template
     return label["kind"]
 
 
@@ -79,11 +87,20 @@ def _reference_text() -> dict[str, list[str]]:
     else:
         for half in halves:
             out[f"HTB train, {half} half"] = [s.text for s in sources.htb_sentences("train", half=half)]
-    return {
+    docs = {
         f"{name}, {DOC_SENTENCES}-sentence docs, {layout}": _documents(texts, layout)
         for name, texts in out.items()
         for layout in ("sentences", "paragraphs")
     }
+    rng = random.Random(0)
+    unseen = docs[f"HTB dev+test (unseen), {DOC_SENTENCES}-sentence docs, sentences"]
+    docs["the same, word-shuffled"] = [" ".join(rng.sample(d.split(), len(d.split()))) for d in unseen]
+    docs["Zohar passages (Aramaic), one paragraph a line"] = ["\n".join(p.units) for p in sources.aramaic_passages()]
+    docs["Bible and Mishnah passages, one verse a line"] = [
+        "\n".join(p.units) for p in sources.classical_hebrew_passages()
+    ]
+    docs["English prose paragraphs"] = list(sources.english_paragraphs())
+    return docs
 
 
 def main() -> None:
