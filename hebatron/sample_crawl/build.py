@@ -144,7 +144,7 @@ def build_sample_crawl(out_dir: Path, *, n_news: int = 300, seed: int = 0, progr
     if n_news not in N_NEWS_RANGE:
         raise ValueError(
             f"n_news={n_news}: the sample crawl supports {N_NEWS_RANGE.start}..{N_NEWS_RANGE.stop - 1} "
-            "news pages (HTB's train split cannot make more unrelated articles)"
+            "news pages (the crawl half of HTB's train split cannot make more unrelated articles)"
         )
     from warcio.warcwriter import WARCWriter
 

@@ -91,7 +91,7 @@ class Planner:
         self.rng = random.Random(f"hebatron-sample-crawl:{seed}")
         self.seed = seed
         self.counts = _counts(n_news)
-        self.sentences = [s.text for s in sources.htb_train_sentences()]
+        self.sentences = [s.text for s in sources.htb_sentences("train", half="crawl")]
         self.articles = compose.plan_news_articles(self.sentences, n_news, self.rng)
         self.passages: dict[str, list[sources.Passage]] = {}
         for kind, loader in (

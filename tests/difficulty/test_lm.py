@@ -117,11 +117,12 @@ def test_resolve_lm_accepts_ccnet_layout(htb_lm, tmp_path) -> None:
         resolve_lm(tmp_path / "nope")
 
 
-def test_default_lm_is_htb_train_only_and_cached(htb_lm, lm_cache) -> None:
+def test_default_lm_is_htb_train_lm_half_only_and_cached(htb_lm, lm_cache) -> None:
     assert htb_lm == lm_cache / "lm" / DEFAULT_LM_NAME
     info = json.loads((htb_lm / "model.json").read_text(encoding="utf-8"))
-    assert info["training_data"]["documents"] == len(htb_sentences("train"))  # the train split, nothing else
-    assert "501-5500" in info["training_data"]["description"]
+    # the train split's LM half, nothing else
+    assert info["training_data"]["documents"] == len(htb_sentences("train", half="lm"))
+    assert "LM half: sent_id 501-2998" in info["training_data"]["description"]
     mtime = (htb_lm / "lm.binary").stat().st_mtime_ns
     started = time.perf_counter()
     assert default_reference_lm(lm_cache) == htb_lm

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.output import CURATED_SCHEMA
+from difficulty.lm import DEFAULT_LM_NAME
 from difficulty.phases import CCNET_HEBREW_CUTOFFS, DifficultyConfig
 from difficulty.run import RunNotCuratedError, score_run
 
@@ -117,7 +118,7 @@ def test_score_run(tmp_path, htb_lm, realistic_docs) -> None:
     on_disk = json.loads((run / "cutoffs.json").read_text(encoding="utf-8"))
     assert on_disk == summary
     assert on_disk["cutoffs"]["percentiles"] == [33.0, 66.0] and on_disk["cutoffs"]["weight"] == "tokens"
-    assert on_disk["lm"]["name"] == "htb-train-sp8k-kn5-v3" and on_disk["lm"]["sha256"]["lm.binary"]
+    assert on_disk["lm"]["name"] == DEFAULT_LM_NAME and on_disk["lm"]["sha256"]["lm.binary"]
     # no temporary files left behind: no hidden file outside the run's lock and state folders (.work: datatrove's
     # logs and completion markers, .stages: the freshness records), and no temporary file inside them either
     state = (".lock", ".work", ".stages")
