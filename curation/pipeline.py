@@ -2,7 +2,8 @@
 
     filter          read → extract → normalize → language ID → quality filters        (one task per file group)
     exact_sig/find/filter                         exact dedup on the normalized text
-    minhash_sig/buckets/cluster/filter           MinHash near-dedup (5-grams, 14×8), cluster sizes kept
+    minhash_sig/buckets/cluster/filter           MinHash near-dedup (5-grams, 32×4 bands, candidate pairs
+                                                 verified on the whole signature), cluster sizes kept
     publish         RUN/.work/out/{curated,excluded} → RUN/{curated,excluded}, RUN/stats.json
 
 Intermediate data lives in RUN/.work/; every stage writes completion markers under RUN/.work/logs/<stage>,
@@ -41,6 +42,7 @@ from curation.config import CurationConfig
 from curation.executors import Stage
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
+from curation.near_dup import SignatureWithFull, VerifiedBuckets
 from curation.nemo import NemoFilter, build_nemo_filter
 from curation.normalize import HebrewNormalizer
 from curation.output import CuratedWriter, Publish, excluded_writer
@@ -165,9 +167,15 @@ def build_stages(
             hash_config=HashConfig(precision=64),
         )
         sigs, buckets, clusters = (work_folder(layout, "minhash", p) for p in ("sigs", "buckets", "clusters"))
+        if dedup.verify_threshold is None:  # FineWeb-2: every band match merges
+            signature = MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)
+            bucketer = MinhashDedupBuckets(sigs, buckets, config=mh)
+        else:
+            signature = SignatureWithFull(sigs, mh, language=HEBREW_WORDS)
+            bucketer = VerifiedBuckets(sigs, buckets, config=mh, threshold=dedup.verify_threshold)
         stages += [
-            Stage("minhash_sig", [WorkReader(unique), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
-            Stage("minhash_buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
+            Stage("minhash_sig", [WorkReader(unique), signature], tasks),
+            Stage("minhash_buckets", [bucketer], dedup.num_buckets),
             Stage(
                 "minhash_cluster",
                 [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True, save_cluster_id=True)],
