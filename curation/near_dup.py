@@ -177,3 +177,26 @@ class VerifiedBuckets(MinhashDedupBuckets):
                 anchor_sigs.append(sig)
             else:
                 self.stat_update("unchecked_members")
+
+
+def minhash_config(dedup) -> MinhashConfig:
+    """datatrove's MinHash configuration for a ``DedupConfig``."""
+    from datatrove.utils.hashing import HashConfig
+
+    return MinhashConfig(
+        n_grams=dedup.n_grams,
+        num_buckets=dedup.num_buckets,
+        hashes_per_bucket=dedup.hashes_per_bucket,
+        seed=dedup.seed,
+        hash_config=HashConfig(precision=64),
+    )
+
+
+def signature_and_buckets(dedup, sigs: str, buckets: str, language: str):
+    """The signature and bucket steps a ``DedupConfig`` asks for: FineWeb-2's plain ones
+    (``verify_threshold`` null: every band match merges) or the verified ones."""
+    config = minhash_config(dedup)
+    if dedup.verify_threshold is None:
+        return MinhashDedupSignature(sigs, config, language=language), MinhashDedupBuckets(sigs, buckets, config=config)
+    signature = SignatureWithFull(sigs, config, language=language)
+    return signature, VerifiedBuckets(sigs, buckets, config=config, threshold=dedup.verify_threshold)

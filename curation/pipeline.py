@@ -25,11 +25,8 @@ from datatrove.pipeline.dedup.exact_dedup import (
     ExactFindDedups,
 )
 from datatrove.pipeline.dedup.minhash import (
-    MinhashConfig,
-    MinhashDedupBuckets,
     MinhashDedupCluster,
     MinhashDedupFilter,
-    MinhashDedupSignature,
 )
 from datatrove.pipeline.formatters import SymbolLinesFormatter
 from datatrove.pipeline.readers import JsonlReader
@@ -42,7 +39,7 @@ from curation.config import CurationConfig
 from curation.executors import Stage
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
-from curation.near_dup import SignatureWithFull, VerifiedBuckets
+from curation.near_dup import minhash_config, signature_and_buckets
 from curation.nemo import NemoFilter, build_nemo_filter
 from curation.normalize import HebrewNormalizer
 from curation.output import CuratedWriter, Publish, excluded_writer
@@ -159,20 +156,9 @@ def build_stages(
 
     final_writer = CuratedWriter(curated_out)
     if dedup.minhash:
-        mh = MinhashConfig(
-            n_grams=dedup.n_grams,
-            num_buckets=dedup.num_buckets,
-            hashes_per_bucket=dedup.hashes_per_bucket,
-            seed=dedup.seed,
-            hash_config=HashConfig(precision=64),
-        )
+        mh = minhash_config(dedup)
         sigs, buckets, clusters = (work_folder(layout, "minhash", p) for p in ("sigs", "buckets", "clusters"))
-        if dedup.verify_threshold is None:  # FineWeb-2: every band match merges
-            signature = MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)
-            bucketer = MinhashDedupBuckets(sigs, buckets, config=mh)
-        else:
-            signature = SignatureWithFull(sigs, mh, language=HEBREW_WORDS)
-            bucketer = VerifiedBuckets(sigs, buckets, config=mh, threshold=dedup.verify_threshold)
+        signature, bucketer = signature_and_buckets(dedup, sigs, buckets, HEBREW_WORDS)
         stages += [
             Stage("minhash_sig", [WorkReader(unique), signature], tasks),
             Stage("minhash_buckets", [bucketer], dedup.num_buckets),

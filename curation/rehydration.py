@@ -169,6 +169,7 @@ def _fingerprint(run_dir: Path, max_repetitions: int, min_clusters: int, dedup: 
             "num_buckets": dedup.num_buckets,
             "hashes_per_bucket": dedup.hashes_per_bucket,
             "seed": dedup.seed,
+            "verify_threshold": dedup.verify_threshold,
         },
     }
 
@@ -214,18 +215,12 @@ def _write_population(run_dir: Path, folder: Path, rows_per_file: int = 1_000_00
 
 def _cluster(population: Path, work: Path, dedup: DedupConfig) -> Path:
     """datatrove's four MinHash stages over the population; returns the folder of (id, cluster_size, removed)."""
-    from datatrove.pipeline.dedup.minhash import (
-        MinhashConfig,
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupFilter,
-        MinhashDedupSignature,
-    )
+    from datatrove.pipeline.dedup.minhash import MinhashDedupCluster, MinhashDedupFilter
     from datatrove.pipeline.readers import ParquetReader
     from datatrove.pipeline.writers.parquet import ParquetWriter
-    from datatrove.utils.hashing import HashConfig
 
     from curation.executors import Stage, build_executors
+    from curation.near_dup import minhash_config, signature_and_buckets
     from curation.words import HEBREW_WORDS
 
     schema = pa.schema([("id", pa.string()), ("cluster_size", pa.int64()), ("removed", pa.bool_())])
@@ -237,22 +232,18 @@ def _cluster(population: Path, work: Path, dedup: DedupConfig) -> Path:
 
         return ParquetWriter(str(work / "sizes"), f"{name}-${{rank}}.parquet", adapter=adapter, schema=schema)
 
-    mh = MinhashConfig(
-        n_grams=dedup.n_grams,
-        num_buckets=dedup.num_buckets,
-        hashes_per_bucket=dedup.hashes_per_bucket,
-        seed=dedup.seed,
-        hash_config=HashConfig(precision=64),
-    )
+    mh = minhash_config(dedup)
     tasks = len(list(population.glob("*.parquet")))
     sigs, buckets, clusters = (str(work / p) for p in ("sigs", "buckets", "clusters"))
+
+    signature, bucketer = signature_and_buckets(dedup, sigs, buckets, HEBREW_WORDS)
 
     def reader() -> ParquetReader:
         return ParquetReader(str(population), glob_pattern="*.parquet")
 
     stages = [
-        Stage("sig", [reader(), MinhashDedupSignature(sigs, mh, language=HEBREW_WORDS)], tasks),
-        Stage("buckets", [MinhashDedupBuckets(sigs, buckets, config=mh)], dedup.num_buckets),
+        Stage("sig", [reader(), signature], tasks),
+        Stage("buckets", [bucketer], dedup.num_buckets),
         Stage("cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),
         Stage(
             "sizes",
