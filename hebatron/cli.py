@@ -374,6 +374,26 @@ def train(
 
 
 @app.command()
+def export(
+    train_dir: Annotated[Path, typer.Argument(help="A training directory (hebatron train -o).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for the Hugging Face model.")],
+    phase: Annotated[int | None, typer.Option(help="The checkpoint after this phase (default: the last).")] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="The run directory, for its tokenizer (default: the one the checkpoint names).")
+    ] = None,
+) -> None:
+    """A phase checkpoint as a Hugging Face transformers model (Mixtral for MoE, Llama for dense; SwiGLU
+    recipes only), checked against the Megatron model's logits."""
+    from train.export import export as export_model
+
+    result = export_model(train_dir, out, phase=phase, run_dir=run, echo=say)
+    print(
+        f"wrote {result['out']}: {result['family']} after phase {result['phase']} (step {result['step']}); "
+        f"max |logit diff| vs Megatron {result['max_abs_diff']:.2e}"
+    )
+
+
+@app.command()
 def ablate(
     run: Annotated[Path, typer.Argument(help="A tokenized run directory.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Ablation directory.")],

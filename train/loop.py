@@ -191,6 +191,7 @@ def _train(
             "fingerprint": fingerprint,
             "recipe": recipe_name,
             "world_size": world.world_size,
+            "run_dir": str(run_dir),
         }
         path = checkpoint.save_phase(train_dir, slot.phase, net, optimizer, scheduler, info, is_writer=world.is_logger)
         done.append(checkpoint.Completed(path, info))
