@@ -348,6 +348,9 @@ def train(
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
     summary: Annotated[Path | None, typer.Option(help="Also write the run's summary as JSON here.")] = None,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Also write the metrics as TensorBoard event files in this folder.")
+    ] = None,
 ) -> None:
     """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each).
     Distributed: `torchrun --nproc_per_node N -m hebatron train ...`."""
@@ -366,7 +369,7 @@ def train(
         pipeline_parallel=pp,
         expert_parallel=ep,
     )
-    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print)
+    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print, tensorboard=tensorboard)
     _write_summary(summary, result)
     if result["status"] == "already_finished":
         print(f"{out}: training already finished; nothing to do")

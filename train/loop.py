@@ -31,24 +31,40 @@ __all__ = ["train_run"]
 
 
 def train_run(
-    run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo=print
+    run_dir: Path,
+    train_dir: Path,
+    *,
+    model: ModelConfig,
+    train: TrainConfig,
+    recipe_name: str,
+    echo=print,
+    tensorboard: Path | None = None,
 ) -> dict:
     """Train ``model`` on ``RUN/tokens`` through the three phases in ``train.order``, writing
     ``TRAIN_DIR/metrics.jsonl`` and ``TRAIN_DIR/checkpoints/phase-{k}/``. Works as one process or under
     ``torchrun`` (then every rank calls it). ``echo`` prints the log lines (on the last rank only).
     Returns a summary: ``status`` (trained, resumed or already_finished), ``steps``, ``evals`` (per phase),
-    ``final`` (the last he_loss/en_loss/he_acc), ``checkpoints``, ``metrics``.
+    ``final`` (the last he_loss/en_loss/he_acc), ``checkpoints``, ``metrics``. With ``tensorboard`` (a
+    folder), the records also go there as TensorBoard scalars (``train.tensorboard``).
 
     Raises ``data.MissingTokensError`` (no token files: run ``hebatron tokenize``),
     ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
     ``megatron_glue.HybridModelUnavailable`` (a Mamba hybrid without CUDA) and ``ValueError`` (settings that
     do not fit the world size)."""
     run_dir, train_dir = Path(run_dir).resolve(), Path(train_dir).resolve()
+    if tensorboard is not None:
+        from train.tensorboard import check_available
+
+        check_available()
     with run_lock(train_dir, name=lock_name()):
-        return _train_locked(run_dir, train_dir, model=model, train=train, recipe_name=recipe_name, echo=echo)
+        return _train_locked(
+            run_dir, train_dir, model=model, train=train, recipe_name=recipe_name, echo=echo, tensorboard=tensorboard
+        )
 
 
-def _train_locked(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo):
+def _train_locked(
+    run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo, tensorboard
+):
     _quiet_megatron_warnings()
     manifest = data.read_manifest(run_dir)
     check_fresh(run_dir, "train")
@@ -84,6 +100,7 @@ def _train_locked(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: 
             train=train,
             recipe_name=recipe_name,
             echo=echo,
+            tensorboard=tensorboard,
         )
     finally:
         distributed.shutdown()
@@ -101,7 +118,20 @@ def _quiet_megatron_warnings() -> None:
 
 
 def _train(
-    run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world, *, model, train, recipe_name, echo
+    run_dir,
+    train_dir,
+    manifest,
+    tokenizer,
+    fingerprint,
+    phases,
+    done,
+    world,
+    *,
+    model,
+    train,
+    recipe_name,
+    echo,
+    tensorboard=None,
 ) -> dict:
     from train import distributed
     from train.megatron_glue import build_model, to_transformer_config
@@ -140,12 +170,18 @@ def _train(
         start_step = int(done[-1].info["step"])
         if world.is_logger:
             echo(f"resuming after phase {done[-1].info['phase']} (step {start_step}) from {done[-1].path}")
+    sink = None
+    if tensorboard is not None and world.is_logger:
+        from train.tensorboard import TensorBoardSink
+
+        sink = TensorBoardSink(Path(tensorboard), start_step=start_step)
     log = MetricsLog(
         train_dir / "metrics.jsonl",
         enabled=world.is_logger,
         keep_until_step=start_step,
         keep_phases={c.info["phase"] for c in done},
         echo=echo,
+        sink=sink,
     )
     for c in done:  # a run checkpointed before data records existed gets them now; present ones are kept
         log.data(records[c.info["phase"]])
@@ -197,6 +233,7 @@ def _train(
         done.append(checkpoint.Completed(path, info))
         if world.is_logger:
             echo(f"checkpoint after phase {slot.phase}: {path}")
+    log.close()
     return _summary("resumed" if start_step else "trained", train_dir, train, done)
 
 
