@@ -351,6 +351,9 @@ def train(
     tensorboard: Annotated[
         Path | None, typer.Option(help="Also write the metrics as TensorBoard event files in this folder.")
     ] = None,
+    save_interval: Annotated[
+        int | None, typer.Option(help="Also checkpoint every N steps inside a phase (0: at phase ends only).")
+    ] = None,
 ) -> None:
     """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each).
     Distributed: `torchrun --nproc_per_node N -m hebatron train ...`."""
@@ -368,6 +371,7 @@ def train(
         tensor_parallel=tp,
         pipeline_parallel=pp,
         expert_parallel=ep,
+        save_interval=save_interval,
     )
     result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print, tensorboard=tensorboard)
     _write_summary(summary, result)

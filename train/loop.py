@@ -27,7 +27,11 @@ from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
 from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
 
-__all__ = ["train_run"]
+__all__ = ["train_run", "EXIT_AFTER_STEP"]
+
+#: Test hook: the run stops (exit code 75, as if interrupted) right after this global step and the
+#: step checkpoint it may save.
+EXIT_AFTER_STEP = "HEBATRON_EXIT_AFTER_STEP"
 
 
 def train_run(
@@ -78,6 +82,7 @@ def _train_locked(
         if _is_last_rank():
             echo(f"{train_dir}: all {len(phases)} phases are already trained and checkpointed; nothing to do")
         return _summary("already_finished", train_dir, train, done)
+    inside = _step_checkpoint(train_dir, done, fingerprint, train, echo if _is_last_rank() else None)
     if model.is_hybrid:
         from train.megatron_glue import check_hybrid_buildable
 
@@ -101,6 +106,7 @@ def _train_locked(
             recipe_name=recipe_name,
             echo=echo,
             tensorboard=tensorboard,
+            inside=inside,
         )
     finally:
         distributed.shutdown()
@@ -132,6 +138,7 @@ def _train(
     recipe_name,
     echo,
     tensorboard=None,
+    inside=None,
 ) -> dict:
     from train import distributed
     from train.megatron_glue import build_model, to_transformer_config
@@ -165,7 +172,12 @@ def _train(
             device=world.device,
         )
     start_step = 0
-    if done:
+    if inside is not None:  # a step checkpoint inside the next phase
+        checkpoint.load_phase(inside.path, net, optimizer, scheduler)
+        start_step = int(inside.info["step"])
+        if world.is_logger:
+            echo(f"resuming inside phase {inside.info['phase']} (step {start_step}) from {inside.path}")
+    elif done:
         checkpoint.load_phase(done[-1].path, net, optimizer, scheduler)
         start_step = int(done[-1].info["step"])
         if world.is_logger:
@@ -207,11 +219,38 @@ def _train(
         flops_per_token=flops_per_token(model, tokenizer.vocab_size),
     )
     global_step = start_step
-    for slot_index in range(len(done), len(phases)):
+    first_slot = len(done)
+    for slot_index in range(first_slot, len(phases)):
         slot = slots[slot_index]
         # Re-seed per phase: a resumed run draws the same random numbers as an uninterrupted one.
         distributed.seed_all(train.seed + 1000 * (slot_index + 1))
-        global_step = phase_run.run(slot, global_step)
+        first = 0
+        if inside is not None and slot_index == first_slot:
+            checkpoint.restore_rng(inside.path)
+            first = int(inside.info["step_in_phase"])
+
+        def after_step(global_step: int, in_phase: int, slot=slot, slot_index=slot_index) -> None:
+            if train.save_interval and global_step % train.save_interval == 0 and in_phase < slot.steps:
+                info = {
+                    "kind": "step",
+                    "phase": slot.phase,
+                    "slot": slot_index,
+                    "step": global_step,
+                    "step_in_phase": in_phase,
+                    "fingerprint": fingerprint,
+                    "recipe": recipe_name,
+                    "world_size": world.world_size,
+                    "run_dir": str(run_dir),
+                }
+                path = checkpoint.save_step(
+                    train_dir, global_step, net, optimizer, scheduler, info, is_writer=world.is_logger
+                )
+                if world.is_logger:
+                    echo(f"checkpoint at step {global_step} (phase {slot.phase}): {path}")
+            if os.environ.get(EXIT_AFTER_STEP) == str(global_step):
+                raise SystemExit(75)  # stands in for an interruption (tests of resumption)
+
+        global_step = phase_run.run(slot, global_step, first=first, after_step=after_step)
         evals = _evaluate(ddp, eval_sets, model, train, world)
         evals["he_acc"] = mcq.accuracy(mcq_items, score) if score else None
         log.data(records[slot.phase])
@@ -233,6 +272,7 @@ def _train(
         done.append(checkpoint.Completed(path, info))
         if world.is_logger:
             echo(f"checkpoint after phase {slot.phase}: {path}")
+        checkpoint.remove_steps(train_dir, is_writer=world.is_logger)
     log.close()
     return _summary("resumed" if start_step else "trained", train_dir, train, done)
 
@@ -251,13 +291,14 @@ class _PhaseRunner:
     log: MetricsLog
     flops_per_token: float
 
-    def run(self, slot: data.PhaseData, global_step: int) -> int:
+    def run(self, slot: data.PhaseData, global_step: int, *, first: int = 0, after_step=None) -> int:
+        """Steps ``first`` .. end of the phase; ``after_step(global_step, steps done in the phase)`` after each."""
         from train import step
 
         train, world = self.train, self.world
         num_micro = train.global_batch_size // (train.micro_batch_size * world.data_parallel_size)
         window_start, window_steps = time.perf_counter(), 0
-        for s in range(slot.steps):
+        for s in range(first, slot.steps):
             batches = step.micro_batches(
                 slot,
                 s,
@@ -282,6 +323,9 @@ class _PhaseRunner:
             if global_step % train.log_interval == 0 or s == slot.steps - 1:
                 self._log(slot.phase, global_step, result, aux, time.perf_counter() - window_start, window_steps)
                 window_start, window_steps = time.perf_counter(), 0
+            if after_step is not None:
+                after_step(global_step, s + 1)
+                window_start = time.perf_counter() if window_steps == 0 else window_start
         return global_step
 
     def _log(self, phase: int, global_step: int, result: dict, aux: dict, elapsed: float, steps: int) -> None:
@@ -303,6 +347,25 @@ class _PhaseRunner:
             mfu=self.flops_per_token * tokens_per_s / (peak * self.world.world_size) if peak else None,
             memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         )
+
+
+def _step_checkpoint(
+    train_dir: Path, done: list, fingerprint: dict, train: TrainConfig, echo
+) -> checkpoint.Completed | None:
+    """The step checkpoint to resume from inside the phase after DONE, if any; not one whose step was a log
+    step that ``metrics.jsonl`` lacks the record of (a write cut short): that phase is trained again from its
+    start, as with ``logged_checkpoints``."""
+    after = int(done[-1].info["step"]) if done else 0
+    inside = checkpoint.latest_step(train_dir, len(done), after, fingerprint)
+    if inside is None:
+        return None
+    step = int(inside.info["step"])
+    steps = {r.get("step") for r in read_metrics(train_dir / "metrics.jsonl") if r.get("kind") == "train"}
+    if step % train.log_interval == 0 and step not in steps:
+        if echo is not None:
+            echo(f"{train_dir / 'metrics.jsonl'} lacks the record of step {step}; not resuming from {inside.path}")
+        return None
+    return inside
 
 
 def _data_records(run_dir: Path, manifest: dict, model: ModelConfig, train: TrainConfig) -> dict[int, dict]:
