@@ -354,6 +354,9 @@ def train(
     save_interval: Annotated[
         int | None, typer.Option(help="Also checkpoint every N steps inside a phase (0: at phase ends only).")
     ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu | cuda (fails when CUDA is unusable; default: CUDA when available).")
+    ] = None,
 ) -> None:
     """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each).
     Distributed: `torchrun --nproc_per_node N -m hebatron train ...`."""
@@ -373,7 +376,9 @@ def train(
         expert_parallel=ep,
         save_interval=save_interval,
     )
-    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print, tensorboard=tensorboard)
+    result = train_run(
+        run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print, tensorboard=tensorboard, device=device
+    )
     _write_summary(summary, result)
     if result["status"] == "already_finished":
         print(f"{out}: training already finished; nothing to do")

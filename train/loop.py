@@ -43,19 +43,24 @@ def train_run(
     recipe_name: str,
     echo=print,
     tensorboard: Path | None = None,
+    device: str | None = None,
 ) -> dict:
     """Train ``model`` on ``RUN/tokens`` through the three phases in ``train.order``, writing
     ``TRAIN_DIR/metrics.jsonl`` and ``TRAIN_DIR/checkpoints/phase-{k}/``. Works as one process or under
     ``torchrun`` (then every rank calls it). ``echo`` prints the log lines (on the last rank only).
     Returns a summary: ``status`` (trained, resumed or already_finished), ``steps``, ``evals`` (per phase),
     ``final`` (the last he_loss/en_loss/he_acc), ``checkpoints``, ``metrics``. With ``tensorboard`` (a
-    folder), the records also go there as TensorBoard scalars (``train.tensorboard``).
+    folder), the records also go there as TensorBoard scalars (``train.tensorboard``). ``device`` (cpu or
+    cuda; None: CUDA when available) is checked first (``distributed.DeviceUnavailable``).
 
     Raises ``data.MissingTokensError`` (no token files: run ``hebatron tokenize``),
     ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
     ``megatron_glue.HybridModelUnavailable`` (a Mamba hybrid without CUDA) and ``ValueError`` (settings that
     do not fit the world size)."""
     run_dir, train_dir = Path(run_dir).resolve(), Path(train_dir).resolve()
+    from train.distributed import select_device
+
+    select_device(device)
     if tensorboard is not None:
         from train.tensorboard import check_available
 
@@ -141,7 +146,7 @@ def _train(
     inside=None,
 ) -> dict:
     from train import distributed
-    from train.megatron_glue import build_model, to_transformer_config
+    from train.megatron_glue import build_model, describe_kernels, to_transformer_config
 
     if world.is_logger:
         train_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +208,7 @@ def _train(
             f"({world.backend}), order {train.order} {phases}, steps per phase "
             f"{', '.join(f'{k}: {steps[k]}' for k in phases)} ({train.tokens_per_phase})"
         )
+        echo(f"device {world.device} ({world.backend}) | {describe_kernels(net)}")
         for slot in slots[len(done) :]:
             if (warning := epochs.epoch_warning(records[slot.phase], train.max_epochs_warning)) is not None:
                 logger.warning(warning)

@@ -31,6 +31,9 @@ def test_resume_inside_a_phase_gives_the_same_losses(synthetic_run, tmp_path, mo
     result = run_train(synthetic_run, "-o", whole, "--recipe", recipe, "--save-interval", "0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "checkpoint at step" not in result.stdout
+    assert (
+        "device cpu (gloo) | layer spec local | attention DotProductAttention | experts SequentialMLP" in result.stdout
+    )
 
     monkeypatch.setenv(EXIT_AFTER_STEP, "3")  # step 3: the first step of phase 2, checkpointed, then killed
     killed = run_train(synthetic_run, "-o", cut, "--recipe", recipe)
