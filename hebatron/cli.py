@@ -356,6 +356,15 @@ def train(
     pp: Annotated[int | None, typer.Option(help="Pipeline parallel size.")] = None,
     ep: Annotated[int | None, typer.Option(help="Expert parallel size.")] = None,
     summary: Annotated[Path | None, typer.Option(help="Also write the run's summary as JSON here.")] = None,
+    tensorboard: Annotated[
+        Path | None, typer.Option(help="Also write the metrics as TensorBoard event files in this folder.")
+    ] = None,
+    save_interval: Annotated[
+        int | None, typer.Option(help="Also checkpoint every N steps inside a phase (0: at phase ends only).")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu | cuda (fails when CUDA is unusable; default: CUDA when available).")
+    ] = None,
 ) -> None:
     """Train the MoE model through the phases (checkpoint and Hebrew/English eval after each).
     Distributed: `torchrun --nproc_per_node N -m hebatron train ...`."""
@@ -373,12 +382,35 @@ def train(
         tensor_parallel=tp,
         pipeline_parallel=pp,
         expert_parallel=ep,
+        save_interval=save_interval,
     )
-    result = train_run(run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print)
+    result = train_run(
+        run, out, model=r.model, train=cfg, recipe_name=r.name, echo=print, tensorboard=tensorboard, device=device
+    )
     _write_summary(summary, result)
     if result["status"] == "already_finished":
         print(f"{out}: training already finished; nothing to do")
     print(f"final: {json.dumps(result.get('final'))}  metrics: {Path(out) / 'metrics.jsonl'}")
+
+
+@app.command()
+def export(
+    train_dir: Annotated[Path, typer.Argument(help="A training directory (hebatron train -o).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for the Hugging Face model.")],
+    phase: Annotated[int | None, typer.Option(help="The checkpoint after this phase (default: the last).")] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="The run directory, for its tokenizer (default: the one the checkpoint names).")
+    ] = None,
+) -> None:
+    """A phase checkpoint as a Hugging Face transformers model (Mixtral for MoE, Llama for dense; SwiGLU
+    recipes only), checked against the Megatron model's logits."""
+    from train.export import export as export_model
+
+    result = export_model(train_dir, out, phase=phase, run_dir=run, echo=say)
+    print(
+        f"wrote {result['out']}: {result['family']} after phase {result['phase']} (step {result['step']}); "
+        f"max |logit diff| vs Megatron {result['max_abs_diff']:.2e}"
+    )
 
 
 @app.command()

@@ -1,5 +1,10 @@
 """Phase checkpoints: ``TRAIN_DIR/checkpoints/phase-k/`` with Megatron's ``dist_checkpointing``.
 
+With ``train.save_interval`` N, every N-th step inside a phase also saves ``TRAIN_DIR/checkpoints/step-{n}/``
+(the same contents, plus each rank's RNG state in ``rng-rank{r}.pt`` and the step within the phase in the
+marker), so an interrupted phase resumes where its last step checkpoint left it, with the same losses as an
+uninterrupted run; only the latest one is kept, and a phase checkpoint removes them.
+
 Each holds the model and optimizer as sharded tensors (any rank layout can read them back), the learning
 rate scheduler and the step, and ``hebatron.json`` — written last, by one rank, after every rank finished:
 its presence marks the checkpoint complete. ``hebatron.json`` carries the configuration fingerprint that a
@@ -23,7 +28,19 @@ import torch.distributed as dist
 from common.errors import HebatronError
 from common.files import write_json_atomic
 
-__all__ = ["CheckpointMismatch", "Completed", "completed_slots", "save_phase", "load_phase", "MARKER"]
+__all__ = [
+    "CheckpointMismatch",
+    "Completed",
+    "completed_slots",
+    "save_phase",
+    "load_phase",
+    "save_step",
+    "latest_step",
+    "remove_steps",
+    "rng_state",
+    "restore_rng",
+    "MARKER",
+]
 
 MARKER = "hebatron.json"
 
@@ -104,15 +121,80 @@ def _sharded_state(model, optimizer, scheduler, *, is_loading: bool) -> dict:
 
 def save_phase(train_dir: Path, phase: int, model, optimizer, scheduler, info: dict, *, is_writer: bool) -> Path:
     """Save after ``phase`` (collective: every rank calls it). ``model`` is the unwrapped Megatron model."""
+    return _save(phase_dir(train_dir, phase), model, optimizer, scheduler, info, is_writer=is_writer)
+
+
+def step_dir(train_dir: Path, step: int) -> Path:
+    return train_dir / "checkpoints" / f"step-{step}"
+
+
+def save_step(train_dir: Path, step: int, model, optimizer, scheduler, info: dict, *, is_writer: bool) -> Path:
+    """Save at global ``step`` inside a phase, with every rank's RNG state (collective); older step
+    checkpoints are removed once this one is complete."""
+    path = _save(step_dir(train_dir, step), model, optimizer, scheduler, info, is_writer=is_writer, rng=rng_state())
+    remove_steps(train_dir, is_writer=is_writer, keep=path)
+    return path
+
+
+def remove_steps(train_dir: Path, *, is_writer: bool, keep: Path | None = None) -> None:
+    """Remove the step checkpoints (but ``keep``): a later checkpoint covers them."""
+    if is_writer:
+        for path in (train_dir / "checkpoints").glob("step-*"):
+            if path != keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def latest_step(train_dir: Path, slot: int, after_step: int, fingerprint: dict) -> Completed | None:
+    """The latest complete step checkpoint inside curriculum slot ``slot`` past global step ``after_step``
+    (None when there is none). Raises ``CheckpointMismatch`` for one with another fingerprint."""
+    best = None
+    for path in (train_dir / "checkpoints").glob("step-*"):
+        info = _read_marker(path)
+        if info is None or path.name.endswith(".tmp"):
+            continue
+        if info.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
+            raise CheckpointMismatch(_mismatch_message(path, info.get("fingerprint", {}), fingerprint))
+        if info.get("slot") == slot and info.get("step", 0) > after_step:
+            if best is None or info["step"] > best.info["step"]:
+                best = Completed(path, info)
+    return best
+
+
+def rng_state() -> dict:
+    """This process's random generators: torch's CPU (and CUDA) states and Megatron's named RNG streams."""
+    import torch
+    from megatron.core.tensor_parallel import get_cuda_rng_tracker
+
+    state = {"cpu": torch.get_rng_state(), "tracker": get_cuda_rng_tracker().get_states()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_rng(path: Path) -> None:
+    """Set this rank's generators to the state saved in the step checkpoint at ``path``."""
+    import torch
+    from megatron.core.tensor_parallel import get_cuda_rng_tracker
+
+    state = torch.load(path / f"rng-rank{dist.get_rank()}.pt", weights_only=False)
+    torch.set_rng_state(state["cpu"])
+    get_cuda_rng_tracker().set_states(state["tracker"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _save(final: Path, model, optimizer, scheduler, info: dict, *, is_writer: bool, rng: dict | None = None) -> Path:
+    import torch
     from megatron.core import dist_checkpointing
 
-    final = phase_dir(train_dir, phase)
     tmp = final.with_name(final.name + ".tmp")
     if is_writer:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     dist.barrier()
     dist_checkpointing.save(_sharded_state(model, optimizer, scheduler, is_loading=False), str(tmp))
+    if rng is not None:
+        torch.save(rng, tmp / f"rng-rank{dist.get_rank()}.pt")
     dist.barrier()
     if is_writer:
         marker = tmp / MARKER
@@ -124,7 +206,7 @@ def save_phase(train_dir: Path, phase: int, model, optimizer, scheduler, info: d
 
 
 def load_phase(path: Path, model, optimizer, scheduler) -> None:
-    """Restore model, optimizer and scheduler from a phase checkpoint (collective)."""
+    """Restore model, optimizer and scheduler from a phase (or step) checkpoint (collective)."""
     from megatron.core import dist_checkpointing
 
     state = dist_checkpointing.load(_sharded_state(model, optimizer, scheduler, is_loading=True), str(path))

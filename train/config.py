@@ -245,6 +245,9 @@ class TrainConfig:
     """Seeds initialisation, dropout and the data order; same seed, same losses on CPU."""
     log_interval: int = 1
     """Steps between log lines and metrics.jsonl records."""
+    save_interval: int = 0
+    """Also checkpoint every this many steps inside a phase (``checkpoints/step-N``, the latest kept), so an
+    interrupted phase resumes from there with the same losses; 0 = at phase ends only."""
     eval_iters: int | Literal["all"] = "all"
     """Global batches of each held-out set (eval/he, eval/en) per evaluation, capped at the set's size;
     ``all``: every sequence of each set once (less the last few that do not fill a micro-batch on every
@@ -304,6 +307,8 @@ class TrainConfig:
             raise ValueError(f"train.eval_seed must be a non-negative integer, got {self.eval_seed!r}")
         if isinstance(self.mcq_items, bool) or not isinstance(self.mcq_items, int) or self.mcq_items < 0:
             raise ValueError(f"train.mcq_items must be a non-negative integer, got {self.mcq_items!r}")
+        if isinstance(self.save_interval, bool) or not isinstance(self.save_interval, int) or self.save_interval < 0:
+            raise ValueError(f"train.save_interval must be a non-negative integer, got {self.save_interval!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"train.seed must be a non-negative integer, got {self.seed!r}")
         if self.global_batch_size % self.micro_batch_size:
@@ -365,7 +370,7 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items", "eval_seed", "eval_iters"}
+_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items", "eval_seed", "eval_iters", "save_interval"}
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
 #: behaviour before the field existed), so those runs still resume and any other choice is refused.

@@ -13,9 +13,54 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from common.errors import HebatronError
 from train.config import TrainConfig
 
-__all__ = ["World", "init_world", "lock_name", "shutdown", "seed_all"]
+__all__ = ["World", "init_world", "lock_name", "shutdown", "seed_all", "select_device", "DeviceUnavailable"]
+
+
+class DeviceUnavailable(HebatronError, RuntimeError):
+    """``--device cuda`` where CUDA is absent or unusable (or ``--device cpu`` where CUDA cannot be hidden)."""
+
+
+def select_device(device: str | None) -> None:
+    """Make ``device`` the one training uses, or say in one line why it cannot be: ``cuda`` demands a usable
+    CUDA device (never a silent fall-back to CPU); ``cpu`` hides the GPUs (``CUDA_VISIBLE_DEVICES=""``, before
+    CUDA starts); None keeps the default (CUDA when available). Call before anything touches CUDA."""
+    if device is None:
+        return
+    if device not in ("cpu", "cuda"):
+        raise DeviceUnavailable(f"--device must be cpu or cuda, got {device!r}")
+    if device == "cpu":
+        if torch.cuda.is_initialized():
+            raise DeviceUnavailable(
+                "--device cpu: CUDA was already started in this process; set CUDA_VISIBLE_DEVICES=''"
+            )
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        if torch.cuda.is_available():
+            raise DeviceUnavailable("--device cpu: CUDA stays visible to torch; set CUDA_VISIBLE_DEVICES='' instead")
+        return
+    reason = _cuda_unusable()
+    if reason is not None:
+        raise DeviceUnavailable(f"--device cuda: {reason}")
+
+
+def _cuda_unusable() -> str | None:
+    """Why CUDA cannot train here, or None."""
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) is a CPU-only build; install a CUDA build of torch"
+    if not torch.cuda.is_available():
+        try:
+            torch.cuda.init()
+        except Exception as e:  # the driver's own reason
+            return f"CUDA is not usable: {str(e).splitlines()[0]}"
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return "no CUDA device is visible" + (f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else "")
+    try:
+        (torch.ones(1, device="cuda") + 1).item()
+    except Exception as e:  # e.g. a GPU architecture this torch build has no kernels for
+        return f"a CUDA kernel failed to run on {torch.cuda.get_device_name()}: {str(e).splitlines()[0]}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,28 +27,53 @@ from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
 from train.metrics import MetricsLog, flops_per_token, logged_checkpoints, peak_flops, read_metrics
 
-__all__ = ["train_run"]
+__all__ = ["train_run", "EXIT_AFTER_STEP"]
+
+#: Test hook: the run stops (exit code 75, as if interrupted) right after this global step and the
+#: step checkpoint it may save.
+EXIT_AFTER_STEP = "HEBATRON_EXIT_AFTER_STEP"
 
 
 def train_run(
-    run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo=print
+    run_dir: Path,
+    train_dir: Path,
+    *,
+    model: ModelConfig,
+    train: TrainConfig,
+    recipe_name: str,
+    echo=print,
+    tensorboard: Path | None = None,
+    device: str | None = None,
 ) -> dict:
     """Train ``model`` on ``RUN/tokens`` through the three phases in ``train.order``, writing
     ``TRAIN_DIR/metrics.jsonl`` and ``TRAIN_DIR/checkpoints/phase-{k}/``. Works as one process or under
     ``torchrun`` (then every rank calls it). ``echo`` prints the log lines (on the last rank only).
     Returns a summary: ``status`` (trained, resumed or already_finished), ``steps``, ``evals`` (per phase),
-    ``final`` (the last he_loss/en_loss/he_acc), ``checkpoints``, ``metrics``.
+    ``final`` (the last he_loss/en_loss/he_acc), ``checkpoints``, ``metrics``. With ``tensorboard`` (a
+    folder), the records also go there as TensorBoard scalars (``train.tensorboard``). ``device`` (cpu or
+    cuda; None: CUDA when available) is checked first (``distributed.DeviceUnavailable``).
 
     Raises ``data.MissingTokensError`` (no token files: run ``hebatron tokenize``),
     ``checkpoint.CheckpointMismatch`` (TRAIN_DIR holds another configuration's checkpoints),
     ``megatron_glue.HybridModelUnavailable`` (a Mamba hybrid without CUDA) and ``ValueError`` (settings that
     do not fit the world size)."""
     run_dir, train_dir = Path(run_dir).resolve(), Path(train_dir).resolve()
+    from train.distributed import select_device
+
+    select_device(device)
+    if tensorboard is not None:
+        from train.tensorboard import check_available
+
+        check_available()
     with run_lock(train_dir, name=lock_name()):
-        return _train_locked(run_dir, train_dir, model=model, train=train, recipe_name=recipe_name, echo=echo)
+        return _train_locked(
+            run_dir, train_dir, model=model, train=train, recipe_name=recipe_name, echo=echo, tensorboard=tensorboard
+        )
 
 
-def _train_locked(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo):
+def _train_locked(
+    run_dir: Path, train_dir: Path, *, model: ModelConfig, train: TrainConfig, recipe_name: str, echo, tensorboard
+):
     _quiet_megatron_warnings()
     manifest = data.read_manifest(run_dir)
     check_fresh(run_dir, "train")
@@ -62,6 +87,7 @@ def _train_locked(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: 
         if _is_last_rank():
             echo(f"{train_dir}: all {len(phases)} phases are already trained and checkpointed; nothing to do")
         return _summary("already_finished", train_dir, train, done)
+    inside = _step_checkpoint(train_dir, done, fingerprint, train, echo if _is_last_rank() else None)
     if model.is_hybrid:
         from train.megatron_glue import check_hybrid_buildable
 
@@ -84,6 +110,8 @@ def _train_locked(run_dir: Path, train_dir: Path, *, model: ModelConfig, train: 
             train=train,
             recipe_name=recipe_name,
             echo=echo,
+            tensorboard=tensorboard,
+            inside=inside,
         )
     finally:
         distributed.shutdown()
@@ -101,10 +129,24 @@ def _quiet_megatron_warnings() -> None:
 
 
 def _train(
-    run_dir, train_dir, manifest, tokenizer, fingerprint, phases, done, world, *, model, train, recipe_name, echo
+    run_dir,
+    train_dir,
+    manifest,
+    tokenizer,
+    fingerprint,
+    phases,
+    done,
+    world,
+    *,
+    model,
+    train,
+    recipe_name,
+    echo,
+    tensorboard=None,
+    inside=None,
 ) -> dict:
     from train import distributed
-    from train.megatron_glue import build_model, to_transformer_config
+    from train.megatron_glue import build_model, describe_kernels, to_transformer_config
 
     if world.is_logger:
         train_dir.mkdir(parents=True, exist_ok=True)
@@ -135,17 +177,28 @@ def _train(
             device=world.device,
         )
     start_step = 0
-    if done:
+    if inside is not None:  # a step checkpoint inside the next phase
+        checkpoint.load_phase(inside.path, net, optimizer, scheduler)
+        start_step = int(inside.info["step"])
+        if world.is_logger:
+            echo(f"resuming inside phase {inside.info['phase']} (step {start_step}) from {inside.path}")
+    elif done:
         checkpoint.load_phase(done[-1].path, net, optimizer, scheduler)
         start_step = int(done[-1].info["step"])
         if world.is_logger:
             echo(f"resuming after phase {done[-1].info['phase']} (step {start_step}) from {done[-1].path}")
+    sink = None
+    if tensorboard is not None and world.is_logger:
+        from train.tensorboard import TensorBoardSink
+
+        sink = TensorBoardSink(Path(tensorboard), start_step=start_step)
     log = MetricsLog(
         train_dir / "metrics.jsonl",
         enabled=world.is_logger,
         keep_until_step=start_step,
         keep_phases={c.info["phase"] for c in done},
         echo=echo,
+        sink=sink,
     )
     for c in done:  # a run checkpointed before data records existed gets them now; present ones are kept
         log.data(records[c.info["phase"]])
@@ -155,6 +208,7 @@ def _train(
             f"({world.backend}), order {train.order} {phases}, steps per phase "
             f"{', '.join(f'{k}: {steps[k]}' for k in phases)} ({train.tokens_per_phase})"
         )
+        echo(f"device {world.device} ({world.backend}) | {describe_kernels(net)}")
         for slot in slots[len(done) :]:
             if (warning := epochs.epoch_warning(records[slot.phase], train.max_epochs_warning)) is not None:
                 logger.warning(warning)
@@ -171,11 +225,38 @@ def _train(
         flops_per_token=flops_per_token(model, tokenizer.vocab_size),
     )
     global_step = start_step
-    for slot_index in range(len(done), len(phases)):
+    first_slot = len(done)
+    for slot_index in range(first_slot, len(phases)):
         slot = slots[slot_index]
         # Re-seed per phase: a resumed run draws the same random numbers as an uninterrupted one.
         distributed.seed_all(train.seed + 1000 * (slot_index + 1))
-        global_step = phase_run.run(slot, global_step)
+        first = 0
+        if inside is not None and slot_index == first_slot:
+            checkpoint.restore_rng(inside.path)
+            first = int(inside.info["step_in_phase"])
+
+        def after_step(global_step: int, in_phase: int, slot=slot, slot_index=slot_index) -> None:
+            if train.save_interval and global_step % train.save_interval == 0 and in_phase < slot.steps:
+                info = {
+                    "kind": "step",
+                    "phase": slot.phase,
+                    "slot": slot_index,
+                    "step": global_step,
+                    "step_in_phase": in_phase,
+                    "fingerprint": fingerprint,
+                    "recipe": recipe_name,
+                    "world_size": world.world_size,
+                    "run_dir": str(run_dir),
+                }
+                path = checkpoint.save_step(
+                    train_dir, global_step, net, optimizer, scheduler, info, is_writer=world.is_logger
+                )
+                if world.is_logger:
+                    echo(f"checkpoint at step {global_step} (phase {slot.phase}): {path}")
+            if os.environ.get(EXIT_AFTER_STEP) == str(global_step):
+                raise SystemExit(75)  # stands in for an interruption (tests of resumption)
+
+        global_step = phase_run.run(slot, global_step, first=first, after_step=after_step)
         evals = _evaluate(ddp, eval_sets, model, train, world)
         evals["he_acc"] = mcq.accuracy(mcq_items, score) if score else None
         log.data(records[slot.phase])
@@ -191,11 +272,14 @@ def _train(
             "fingerprint": fingerprint,
             "recipe": recipe_name,
             "world_size": world.world_size,
+            "run_dir": str(run_dir),
         }
         path = checkpoint.save_phase(train_dir, slot.phase, net, optimizer, scheduler, info, is_writer=world.is_logger)
         done.append(checkpoint.Completed(path, info))
         if world.is_logger:
             echo(f"checkpoint after phase {slot.phase}: {path}")
+        checkpoint.remove_steps(train_dir, is_writer=world.is_logger)
+    log.close()
     return _summary("resumed" if start_step else "trained", train_dir, train, done)
 
 
@@ -213,13 +297,14 @@ class _PhaseRunner:
     log: MetricsLog
     flops_per_token: float
 
-    def run(self, slot: data.PhaseData, global_step: int) -> int:
+    def run(self, slot: data.PhaseData, global_step: int, *, first: int = 0, after_step=None) -> int:
+        """Steps ``first`` .. end of the phase; ``after_step(global_step, steps done in the phase)`` after each."""
         from train import step
 
         train, world = self.train, self.world
         num_micro = train.global_batch_size // (train.micro_batch_size * world.data_parallel_size)
         window_start, window_steps = time.perf_counter(), 0
-        for s in range(slot.steps):
+        for s in range(first, slot.steps):
             batches = step.micro_batches(
                 slot,
                 s,
@@ -244,6 +329,9 @@ class _PhaseRunner:
             if global_step % train.log_interval == 0 or s == slot.steps - 1:
                 self._log(slot.phase, global_step, result, aux, time.perf_counter() - window_start, window_steps)
                 window_start, window_steps = time.perf_counter(), 0
+            if after_step is not None:
+                after_step(global_step, s + 1)
+                window_start = time.perf_counter() if window_steps == 0 else window_start
         return global_step
 
     def _log(self, phase: int, global_step: int, result: dict, aux: dict, elapsed: float, steps: int) -> None:
@@ -265,6 +353,25 @@ class _PhaseRunner:
             mfu=self.flops_per_token * tokens_per_s / (peak * self.world.world_size) if peak else None,
             memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         )
+
+
+def _step_checkpoint(
+    train_dir: Path, done: list, fingerprint: dict, train: TrainConfig, echo
+) -> checkpoint.Completed | None:
+    """The step checkpoint to resume from inside the phase after DONE, if any; not one whose step was a log
+    step that ``metrics.jsonl`` lacks the record of (a write cut short): that phase is trained again from its
+    start, as with ``logged_checkpoints``."""
+    after = int(done[-1].info["step"]) if done else 0
+    inside = checkpoint.latest_step(train_dir, len(done), after, fingerprint)
+    if inside is None:
+        return None
+    step = int(inside.info["step"])
+    steps = {r.get("step") for r in read_metrics(train_dir / "metrics.jsonl") if r.get("kind") == "train"}
+    if step % train.log_interval == 0 and step not in steps:
+        if echo is not None:
+            echo(f"{train_dir / 'metrics.jsonl'} lacks the record of step {step}; not resuming from {inside.path}")
+        return None
+    return inside
 
 
 def _data_records(run_dir: Path, manifest: dict, model: ModelConfig, train: TrainConfig) -> dict[int, dict]:

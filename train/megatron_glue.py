@@ -18,7 +18,14 @@ from train.config import ModelConfig, TrainConfig
 if TYPE_CHECKING:
     from megatron.core.transformer.transformer_config import TransformerConfig
 
-__all__ = ["to_transformer_config", "backend", "build_model", "padded_vocab_size", "HybridModelUnavailable"]
+__all__ = [
+    "to_transformer_config",
+    "backend",
+    "build_model",
+    "padded_vocab_size",
+    "describe_kernels",
+    "HybridModelUnavailable",
+]
 
 Backend = Literal["local", "te"]
 
@@ -195,3 +202,16 @@ def build_model(model: ModelConfig, train: TrainConfig, vocab_size: int, config:
     if torch.cuda.is_available():
         net = net.cuda(torch.cuda.current_device())
     return net
+
+
+def describe_kernels(net: torch.nn.Module) -> str:
+    """What the built model runs: the layer spec (local PyTorch or Transformer Engine), the attention module
+    and the experts (grouped GEMM, or a loop over experts), read off the modules themselves."""
+    names = {type(m).__name__ for m in net.modules()}
+    spec = "te" if any(n.startswith("TE") for n in names) else "local"
+    attention = sorted(n for n in names if n.endswith("DotProductAttention")) or ["none"]
+    experts = [n for n in ("TEGroupedMLP", "GroupedMLP", "SequentialMLP") if n in names]
+    kind = {"TEGroupedMLP": "grouped GEMM", "GroupedMLP": "grouped GEMM", "SequentialMLP": "looped experts"}
+    moe = f"{experts[0]} ({kind[experts[0]]})" if experts else "dense"
+    mamba = " | mamba: MambaMixer" if "MambaMixer" in names else ""
+    return f"layer spec {spec} | attention {', '.join(attention)} | experts {moe}{mamba}"

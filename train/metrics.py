@@ -68,10 +68,21 @@ def logged_checkpoints(done: list, path: Path, echo: Callable[[str], None] | Non
 class MetricsLog:
     """Appends records to ``metrics.jsonl`` and prints the log line (only on the logging rank)."""
 
-    def __init__(self, path: Path, *, enabled: bool, keep_until_step: int, keep_phases: set[int], echo=print) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        enabled: bool,
+        keep_until_step: int,
+        keep_phases: set[int],
+        echo=print,
+        sink: Callable[[dict], None] | None = None,
+    ) -> None:
         self.path = path
         self.enabled = enabled
         self.echo = echo
+        self.sink = sink
+        """Also receives every record written (``train.tensorboard.TensorBoardSink``)."""
         if enabled:
             kept = [
                 r
@@ -89,6 +100,12 @@ class MetricsLog:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
+        if self.sink is not None:
+            self.sink(record)
+
+    def close(self) -> None:
+        if self.sink is not None and hasattr(self.sink, "close"):
+            self.sink.close()
 
     def train(
         self,
