@@ -284,8 +284,9 @@ class TrainConfig:
 
     anchor_share: Literal["phase", "fixed"] = "phase"
     """English share of each phase: phase (each phase's ``anchor_ratio`` from the manifest, 30/20/10% by
-    default, so the order also moves the English share) or fixed (every phase the manifest's ratios averaged
-    over the steps, 20% by default: the same English in total, and the order no longer moves it)."""
+    default, so the order also moves the English share) or fixed (every phase the mean of the manifest's ratios,
+    20% by default, drawn from the anchor documents of all phases pooled: the same English in every phase, so
+    the order no longer moves it)."""
 
     def __post_init__(self) -> None:
         _positive(

@@ -171,10 +171,17 @@ def anchor_ratios(run_dir: Path, manifest: dict, anchor_share: str = "phase") ->
 
 def phase_blend(run_dir: Path, manifest: dict, phase: int, anchor_share: str = "phase") -> list[tuple[str, float]]:
     """``[(prefix, weight)]`` of one phase: Hebrew ``1 - r``, anchor ``r`` (empty parts left out; ``r`` from
-    ``anchor_ratios``)."""
+    ``anchor_ratios``). The anchor is the phase's own anchor documents, or for ``fixed`` those of all three
+    phases pooled (weighted by their tokens): the anchor files are sized for each phase's own ratio, so a
+    phase-own anchor at the mean ratio would repeat the smallest set most, and the order would still move
+    which English is repeated."""
     ratio = anchor_ratios(run_dir, manifest, anchor_share)[phase]
     blend = [(_prefix(run_dir, f"phase-{phase}", "hebrew"), 1.0 - ratio)]
-    if ratio > 0:
+    if ratio > 0 and anchor_share == "fixed":
+        pool = [_prefix(run_dir, f"phase-{k}", "anchor") for k in PHASES]
+        tokens = {p: _tokens(p) for p in pool if _documents(p) > 0}
+        blend += [(p, ratio * t / sum(tokens.values())) for p, t in tokens.items()]
+    elif ratio > 0:
         blend.append((_prefix(run_dir, f"phase-{phase}", "anchor"), ratio))
     blend = [(p, w) for p, w in blend if _documents(p) > 0]
     if not blend:

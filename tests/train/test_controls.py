@@ -28,9 +28,14 @@ def test_fixed_share_is_the_mean_of_the_phases_shares(synthetic_run):
     assert anchor_ratios(synthetic_run, manifest) == {1: 0.3, 2: 0.2, 3: 0.1}
     fixed = anchor_ratios(synthetic_run, manifest, "fixed")
     assert fixed == pytest.approx({1: 0.2, 2: 0.2, 3: 0.2})
+    anchors = {k: manifest["phases"][str(k)]["anchor"]["tokens"] for k in (1, 2, 3)}
     for k in (1, 2, 3):
-        weights = [w for _, w in phase_blend(synthetic_run, manifest, k, "fixed")]
-        assert weights == pytest.approx([0.8, 0.2])
+        blend = phase_blend(synthetic_run, manifest, k, "fixed")
+        assert blend[0][0].endswith(f"phase-{k}/hebrew") and blend[0][1] == pytest.approx(0.8)
+        # the English of every phase: all three phases' anchor documents, pooled by their tokens
+        assert [p.rsplit("/", 2)[-2] for p, _ in blend[1:]] == ["phase-1", "phase-2", "phase-3"]
+        assert [w for _, w in blend[1:]] == pytest.approx([0.2 * t / sum(anchors.values()) for t in anchors.values()])
+    assert [w for _, w in phase_blend(synthetic_run, manifest, 3)] == pytest.approx([0.9, 0.1])
     with pytest.raises(ValueError, match="anchor_share"):
         TrainConfig(anchor_share="mean")
 
@@ -45,8 +50,8 @@ def test_fixed_share_keeps_the_english_share_whatever_the_order(synthetic_run, o
         train = TrainConfig(steps_per_phase=50, global_batch_size=4, micro_batch_size=2, order=order)
         train = TrainConfig(**{**_fields(train), "anchor_share": share})
         slots = build_phases(synthetic_run, manifest, tok, model=model, train=train)
-        # part 1 of each phase's blend is its anchor: the share of the slot's samples drawn from it
-        shares[share] = [float(np.mean(s.dataset.dataset_index[: len(s.dataset)] == 1)) for s in slots]
+        # part 0 of each phase's blend is its Hebrew, the others its anchor: the share of samples drawn from them
+        shares[share] = [float(np.mean(s.dataset.dataset_index[: len(s.dataset)] >= 1)) for s in slots]
     expected = [0.3, 0.2, 0.1] if order == "forward" else [0.1, 0.2, 0.3]
     assert shares["phase"] == pytest.approx(expected, abs=0.02)
     assert shares["fixed"] == pytest.approx([0.2, 0.2, 0.2], abs=0.02)
