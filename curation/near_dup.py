@@ -111,18 +111,26 @@ class VerifiedBuckets(MinhashDedupBuckets):
         self.threshold = threshold
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1):
+        """Task ``rank`` of ``world_size``: with at least one task per band (a multiple of the bands), one band
+        or a hash range of it, as datatrove's; with fewer tasks than bands, every ``world_size``-th band (so a
+        small run does not start one process per band, which on Ray costs seconds each)."""
         assert data is None, "VerifiedBuckets reads signature files; it takes no documents"
         n_bands = self.config.num_buckets
-        assert world_size % n_bands == 0, "the number of tasks must be a multiple of num_buckets"
-        band, band_worker = divmod(rank, world_size // n_bands)
-        with self.track_time():
-            sig_files = self.input_folder.list_files(subdirectory=f"bucket_{band:03d}")
-            lo, hi = self.get_worker_hash_range(sig_files, rank, world_size)
-            full = FullSignatures(self.input_folder, self.config)
-            records, tasks, rows = self._band_records(sig_files, lo, hi, full)
-            with self.output_folder.open(f"{band:05d}_{band_worker:02d}.dups", mode="wb") as out:
-                for group in self._groups(records, tasks):
-                    self._verify_group(group, records, tasks, rows, full, out)
+        if world_size >= n_bands:
+            assert world_size % n_bands == 0, "the number of tasks must be a multiple of num_buckets, or below it"
+            band, band_worker = divmod(rank, world_size // n_bands)
+            work = [(band, band_worker, rank, world_size)]
+        else:  # one whole band at a time: the hash range of worker 0 of 1
+            work = [(band, 0, band, n_bands) for band in range(rank, n_bands, world_size)]
+        full = FullSignatures(self.input_folder, self.config)
+        for band, band_worker, range_rank, range_size in work:
+            with self.track_time():
+                sig_files = self.input_folder.list_files(subdirectory=f"bucket_{band:03d}")
+                lo, hi = self.get_worker_hash_range(sig_files, range_rank, range_size)
+                records, tasks, rows = self._band_records(sig_files, lo, hi, full)
+                with self.output_folder.open(f"{band:05d}_{band_worker:02d}.dups", mode="wb") as out:
+                    for group in self._groups(records, tasks):
+                        self._verify_group(group, records, tasks, rows, full, out)
 
     def _band_records(self, sig_files: list[str], lo: int, hi: int, full: FullSignatures):
         """This worker's records of the band (values in [lo, hi)), with the signature task of each and its row
@@ -200,3 +208,11 @@ def signature_and_buckets(dedup, sigs: str, buckets: str, language: str):
         return MinhashDedupSignature(sigs, config, language=language), MinhashDedupBuckets(sigs, buckets, config=config)
     signature = SignatureWithFull(sigs, config, language=language)
     return signature, VerifiedBuckets(sigs, buckets, config=config, threshold=dedup.verify_threshold)
+
+
+def bucket_tasks(dedup, tasks: int) -> int:
+    """Tasks of the bucket stage: one per band for FineWeb-2's plain steps (datatrove's layout); for the
+    verified ones no more than the run's own tasks, each taking several bands when there are fewer."""
+    if dedup.verify_threshold is None:
+        return dedup.num_buckets
+    return max(1, min(dedup.num_buckets, tasks))

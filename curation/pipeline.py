@@ -39,7 +39,7 @@ from curation.config import CurationConfig
 from curation.executors import Stage
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
-from curation.near_dup import minhash_config, signature_and_buckets
+from curation.near_dup import bucket_tasks, minhash_config, signature_and_buckets
 from curation.nemo import NemoFilter, build_nemo_filter
 from curation.normalize import HebrewNormalizer
 from curation.output import CuratedWriter, Publish, excluded_writer
@@ -161,7 +161,7 @@ def build_stages(
         signature, bucketer = signature_and_buckets(dedup, sigs, buckets, HEBREW_WORDS)
         stages += [
             Stage("minhash_sig", [WorkReader(unique), signature], tasks),
-            Stage("minhash_buckets", [bucketer], dedup.num_buckets),
+            Stage("minhash_buckets", [bucketer], bucket_tasks(dedup, tasks)),
             Stage(
                 "minhash_cluster",
                 [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True, save_cluster_id=True)],

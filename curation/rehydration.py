@@ -220,7 +220,7 @@ def _cluster(population: Path, work: Path, dedup: DedupConfig) -> Path:
     from datatrove.pipeline.writers.parquet import ParquetWriter
 
     from curation.executors import Stage, build_executors
-    from curation.near_dup import minhash_config, signature_and_buckets
+    from curation.near_dup import bucket_tasks, minhash_config, signature_and_buckets
     from curation.words import HEBREW_WORDS
 
     schema = pa.schema([("id", pa.string()), ("cluster_size", pa.int64()), ("removed", pa.bool_())])
@@ -243,7 +243,7 @@ def _cluster(population: Path, work: Path, dedup: DedupConfig) -> Path:
 
     stages = [
         Stage("sig", [reader(), signature], tasks),
-        Stage("buckets", [bucketer], dedup.num_buckets),
+        Stage("buckets", [bucketer], bucket_tasks(dedup, tasks)),
         Stage("cluster", [MinhashDedupCluster(buckets, clusters, config=mh, save_cluster_size=True)], 1),
         Stage(
             "sizes",

@@ -232,11 +232,13 @@ def build_phases(
     if train.order == "shuffled":
         total = sum(steps.values())
         # w / (total / s) is exactly w / 3 when the steps are equal: the blend of equal steps is unchanged
-        blend = [
-            (p, w / (total / steps[k]))
-            for k in PHASES
-            for p, w in phase_blend(run_dir, manifest, k, train.anchor_share)
-        ]
+        # a prefix in several phases' blends (the pooled anchors of a fixed share) is one part: as separate
+        # parts, each would be the same dataset drawn from its start, and its samples would repeat
+        weights: dict[str, float] = {}
+        for k in PHASES:
+            for p, w in phase_blend(run_dir, manifest, k, train.anchor_share):
+                weights[p] = weights.get(p, 0.0) + w / (total / steps[k])
+        blend = list(weights.items())
         config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(blend), split="100,0,0")
         dataset = _build([total * batch, 0, 0], config)[0]
         slots, start = [], 0

@@ -111,14 +111,14 @@ def test_related_articles_are_not_merged(tmp_path, articles, related):
     assert {"d0", "d1"} <= set(kept) and kept["d0"] == kept["d1"] == 1
 
 
-def run_dedup_steps(tmp_path, rank_docs: list[list[str]], d: DedupConfig, workers_per_band: int = 1):
+def run_dedup_steps(tmp_path, rank_docs: list[list[str]], d: DedupConfig, workers_per_band: int = 1, tasks=None):
     """The signature step on each rank's documents, then the verified bucket step on every band; the pairs."""
     config, sigs, dups = minhash_config(d), tmp_path / "sigs", tmp_path / "dups"
     for rank, texts in enumerate(rank_docs):
         step = SignatureWithFull(str(sigs), config, language=HEBREW_WORDS)
         docs = [Document(text=t, id=f"{rank}-{i}") for i, t in enumerate(texts)]
         step.run(iter(docs), rank, len(rank_docs))
-    world = d.num_buckets * workers_per_band
+    world = d.num_buckets * workers_per_band if tasks is None else tasks
     steps = []
     for rank in range(world):
         step = VerifiedBuckets(str(sigs), str(dups), config=config, threshold=d.verify_threshold)
@@ -160,6 +160,11 @@ def test_pairs_across_tasks_and_band_workers(tmp_path, articles, missed_copy, re
     assert frozenset(((0, 0), (2, 0))) in one  # the copy, found across signature tasks
     assert not any((1, 0) in p and (2, 1) in p for p in one)  # the related pair, rejected
     assert {p for p in two} == one
+    # fewer bucket tasks than bands (a small run): each task takes every 3rd or 5th band, the same pairs
+    for tasks in (3, 5):
+        fewer, _ = run_dedup_steps(tmp_path / f"fewer-{tasks}", ranks, DEFAULT, tasks=tasks)
+        assert fewer == one
+        assert len(list((tmp_path / f"fewer-{tasks}" / "dups").glob("*.dups"))) == DEFAULT.num_buckets
 
 
 def test_several_files_and_workers_then_resume(tmp_path, articles, missed_copy, related):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,6 +56,22 @@ def test_fixed_share_keeps_the_english_share_whatever_the_order(synthetic_run, o
     expected = [0.3, 0.2, 0.1] if order == "forward" else [0.1, 0.2, 0.3]
     assert shares["phase"] == pytest.approx(expected, abs=0.02)
     assert shares["fixed"] == pytest.approx([0.2, 0.2, 0.2], abs=0.02)
+
+
+def test_shuffled_fixed_share_draws_each_english_sample_once(synthetic_run):
+    """The shuffled order is one blend of the three phases' blends; their pooled anchors are one part each,
+    so no English sequence is drawn twice while unseen ones remain."""
+    manifest = _manifest_with(synthetic_run, (0.3, 0.2, 0.1))
+    tok = TokenizerInfo.from_manifest(manifest, synthetic_run)
+    train = TrainConfig(steps_per_phase=20, global_batch_size=4, micro_batch_size=2, order="shuffled")
+    train = TrainConfig(**{**_fields(train), "anchor_share": "fixed"})
+    dataset = build_phases(synthetic_run, manifest, tok, model=ModelConfig(seq_length=32), train=train)[0].dataset
+    paths = [Path(d.dataset_path).relative_to(synthetic_run / "tokens").as_posix() for d in dataset.datasets]
+    # three Hebrew parts and three anchor parts, none twice (a part twice is the same samples drawn twice)
+    assert sorted(paths) == sorted(f"phase-{k}/{role}" for k in (1, 2, 3) for role in ("hebrew", "anchor"))
+    parts = dataset.dataset_index[: len(dataset)]
+    english = np.isin(parts, [i for i, p in enumerate(paths) if p.endswith("anchor")])
+    assert float(english.mean()) == pytest.approx(0.2, abs=0.02)
 
 
 def _fields(config):
