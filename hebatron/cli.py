@@ -228,9 +228,7 @@ def shard(
         anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"),
         rehydrate=rehydrate,
     )
-    manifest = shard_run(run, anchor, cfg, recipe_name=r.name, progress=True)
-    cutoffs = run / "cutoffs.json"
-    print_shards(manifest, json.loads(cutoffs.read_text(encoding="utf-8")) if cutoffs.is_file() else None)
+    print_shards(shard_run(run, anchor, cfg, recipe_name=r.name, progress=True), _cutoffs(run))
 
 
 @app.command()
@@ -262,11 +260,10 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
             "input_documents": totals[0][1] or 0,
         }
     )
-    from common.layout import read_json, read_manifest
+    from common.layout import read_manifest
 
-    cut = None
-    if (run / "cutoffs.json").is_file():
-        cut = read_json(run / "cutoffs.json", rerun=f"re-run `hebatron score {run}`")
+    cut = _cutoffs(run)
+    if cut is not None:
         print_phases(cut)
     if (run / "shards" / "manifest.json").is_file():
         print_shards(read_manifest(run), cut)
@@ -294,6 +291,14 @@ def sql(
         from hebatron.tables import print_rows
 
         print_rows(columns, rows)
+
+
+def _cutoffs(run: Path) -> dict | None:
+    """RUN/cutoffs.json, or None before `hebatron score` wrote it."""
+    from common.layout import read_json
+
+    path = run / "cutoffs.json"
+    return read_json(path, rerun=f"re-run `hebatron score {run}`") if path.is_file() else None
 
 
 # options that train and ablate share

@@ -103,15 +103,20 @@ def test_corrupt_compressed_jsonl_keeps_records_before_the_damage(tmp_path, many
     assert "reader:truncated_file" not in reasons(docs)[:-1]
 
 
+def _logged(level: str, fn, *args):
+    """``(fn(*args), the messages logged at LEVEL or above meanwhile)``."""
+    messages = []
+    sink = logger.add(messages.append, level=level, format="{message}")
+    try:
+        return fn(*args), messages
+    finally:
+        logger.remove(sink)
+
+
 @pytest.mark.parametrize("suffix", list(COMPRESS))
 def test_file_named_compressed_but_plain_is_one_counted_reason(tmp_path, news_docs, suffix):
     (tmp_path / f"plain.jsonl.{suffix}").write_bytes(jsonl_bytes(news_docs[:5]))
-    messages = []
-    sink = logger.add(messages.append, level="ERROR", format="{message}")
-    try:
-        _, docs = read_all(tmp_path, f"plain.jsonl.{suffix}")
-    finally:
-        logger.remove(sink)
+    (_, docs), messages = _logged("ERROR", read_all, tmp_path, f"plain.jsonl.{suffix}")
     assert reasons(docs) == ["reader:corrupt_file"] and len(docs) == 1
     assert any(f"plain.jsonl.{suffix}" in m and "not" in m and "compressed" in m for m in messages)
 
@@ -216,12 +221,7 @@ def test_folder_reads_every_compression_and_names_the_files_it_skips(tmp_path, n
     (folder / "a.txt").write_text("x")
     (folder / "b.csv").write_text("x")
     (folder / "sub" / "c.json").write_text("{}")
-    messages = []
-    sink = logger.add(messages.append, level="WARNING", format="{message}")
-    try:
-        found = discover_inputs([folder])
-    finally:
-        logger.remove(sink)
+    found, messages = _logged("WARNING", discover_inputs, [folder])
     assert sorted(p.name for p in found) == sorted(f"part.jsonl.{s}" for s in COMPRESS)
     skipped = [m for m in messages if "skipped" in m]
     assert len(skipped) == 1
@@ -230,12 +230,7 @@ def test_folder_reads_every_compression_and_names_the_files_it_skips(tmp_path, n
 
 def test_folder_without_other_files_warns_nothing(tmp_path, news_docs):
     (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(news_docs[:2]))
-    messages = []
-    sink = logger.add(messages.append, level="WARNING", format="{message}")
-    try:
-        discover_inputs([tmp_path])
-    finally:
-        logger.remove(sink)
+    _, messages = _logged("WARNING", discover_inputs, [tmp_path])
     assert not messages
 
 
@@ -245,11 +240,6 @@ def test_a_save_to_disk_folder_warns_nothing(tmp_path, news_docs):
     folder = tmp_path / "ds"
     datasets.Dataset.from_dict({"text": news_docs[:4], "id": [f"d{i}" for i in range(4)]}).save_to_disk(folder)
     (folder / "notes.txt").write_text("x")  # not part of the dataset: still named
-    messages = []
-    sink = logger.add(messages.append, level="WARNING", format="{message}")
-    try:
-        found = discover_inputs([folder])
-    finally:
-        logger.remove(sink)
+    found, messages = _logged("WARNING", discover_inputs, [folder])
     assert [p.suffix for p in found] == [".arrow"]
     assert [m.strip() for m in messages] == [f"skipped 1 file of other kinds in {folder}: notes.txt"]

@@ -9,27 +9,16 @@ import duckdb
 import numpy as np
 import pytest
 from datatrove.data import Document
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
-from datatrove.utils.hashing import HashConfig
+from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
 
 from curation.config import CurationConfig, DedupConfig
-from curation.near_dup import SignatureWithFull, VerifiedBuckets
+from curation.near_dup import SignatureWithFull, VerifiedBuckets, minhash_config
 from curation.run import curate
 from curation.words import HEBREW_WORDS
 from tests.curation.helpers import write_jsonl
 
 DEFAULT = DedupConfig()
 FINEWEB2 = DedupConfig(num_buckets=14, hashes_per_bucket=8, verify_threshold=None)
-
-
-def minhash_config(d: DedupConfig) -> MinhashConfig:
-    return MinhashConfig(
-        n_grams=d.n_grams,
-        num_buckets=d.num_buckets,
-        hashes_per_bucket=d.hashes_per_bucket,
-        seed=d.seed,
-        hash_config=HashConfig(precision=64),
-    )
 
 
 def signer(d: DedupConfig) -> MinhashDedupSignature:

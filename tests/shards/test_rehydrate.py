@@ -22,6 +22,7 @@ from curation.rehydration import (
     weight_of,
 )
 from shards.config import ShardConfig
+from tests.curation.helpers import near_copy
 
 # FineWeb-2's published heb_Hebr removal rates per cluster size (huggingface/fineweb-2,
 # misc/rehydration/distributions/heb_Hebr.json, Apache-2.0)
@@ -99,12 +100,6 @@ def _ellipsis_copy(text: str) -> str:
     return "\n".join(s.strip(" .") + "..." for s in text.replace("\n", " ").split(". ") if s.strip())
 
 
-def _near_copy(text: str, k: int) -> str:
-    words = text.split(" ")
-    words[-3 - k] = "בעיקר"
-    return " ".join(words)
-
-
 @pytest.fixture(scope="module")
 def rated_run(news_docs, tmp_path_factory):
     """12 news singletons; 6 clusters of 3 (the news, a near-copy, an ellipsis copy that the filters drop);
@@ -117,7 +112,7 @@ def rated_run(news_docs, tmp_path_factory):
     for i, t in enumerate(docs[12:18]):
         records += [
             {"id": f"c{i}", "text": t},
-            {"id": f"c{i}-near", "text": _near_copy(t, 0)},
+            {"id": f"c{i}-near", "text": near_copy(t, 0)},
             {"id": f"c{i}-dots", "text": _ellipsis_copy(t)},
         ]
     records += [{"id": f"x{i}", "text": _ellipsis_copy(t)} for i, t in enumerate(docs[18:22])]
