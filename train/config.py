@@ -394,5 +394,9 @@ def config_fingerprint(
         },
         "tokenizer": {k: tokenizer.get(k) for k in ("name", "vocab_size", "eod", "sha256")},
     }
+    if train.anchor_share == "fixed":
+        # a fixed share draws one English stream for the whole run (train.data.Interleaved); checkpoints of
+        # the earlier per-phase draw hold other data and are not resumed
+        body["english_stream"] = "run"
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     return {"sha256": digest, **body}

@@ -10,10 +10,16 @@ the token shares are the manifest's. ``shuffled`` order (the no-curriculum basel
 prefixes weighted ``(1 - r_k) s_k / S`` and ``r_k s_k / S`` (``s_k`` phase k's steps, ``S`` all steps: a third
 each with equal steps): the same tokens of each kind as the curriculum, with no order, cut into three slots of
 ``s_k`` steps. Steps per phase come from ``phase_steps`` (``train.tokens_per_phase``; see ``train.epochs``).
+
+A fixed English share (``train.anchor_share: fixed``) is built apart (``Interleaved``): one English stream for
+the whole run, drawn from the three phases' anchor documents pooled, is consumed in order by the run's steps at
+the mean share, whatever the order of the phases — every order sees the same English sequences at the same
+steps, and only the order of the Hebrew differs.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,16 +235,16 @@ def build_phases(
     (``steps``: from ``phase_steps``; None = ``steps_per_phase`` each)."""
     steps = steps or {k: train.steps_per_phase for k in PHASES}
     batch = train.global_batch_size
+    if train.anchor_share == "fixed":
+        return _fixed_share_phases(run_dir, manifest, tokenizer, model=model, train=train, cache=cache, steps=steps)
     if train.order == "shuffled":
         total = sum(steps.values())
         # w / (total / s) is exactly w / 3 when the steps are equal: the blend of equal steps is unchanged
-        # a prefix in several phases' blends (the pooled anchors of a fixed share) is one part: as separate
-        # parts, each would be the same dataset drawn from its start, and its samples would repeat
-        weights: dict[str, float] = {}
-        for k in PHASES:
-            for p, w in phase_blend(run_dir, manifest, k, train.anchor_share):
-                weights[p] = weights.get(p, 0.0) + w / (total / steps[k])
-        blend = list(weights.items())
+        blend = [
+            (p, w / (total / steps[k]))
+            for k in PHASES
+            for p, w in phase_blend(run_dir, manifest, k, train.anchor_share)
+        ]
         config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(blend), split="100,0,0")
         dataset = _build([total * batch, 0, 0], config)[0]
         slots, start = [], 0
@@ -257,6 +263,89 @@ def build_phases(
             split="100,0,0",
         )
         slots.append(PhaseData(phase=k, dataset=_build([steps[k] * batch, 0, 0], config)[0], offset=0, steps=steps[k]))
+    return slots
+
+
+class Interleaved:
+    """The run's samples at a fixed English share ``ratio``, spread evenly: run sample ``g`` is English when
+    ``floor((g + 1) r) > floor(g r)``, and then it is English sample ``floor(g r)`` of the run's one English
+    stream; the Hebrew samples are ``hebrew`` in order. ``start``: the run sample where this dataset's sample 0
+    sits, so a phase's slot continues the run's spacing and English stream where the slots before it stopped."""
+
+    def __init__(self, hebrew, english, ratio: float, *, start: int = 0) -> None:
+        self.hebrew, self.english, self.ratio, self.start = hebrew, english, ratio, start
+        self.hebrew_before = start - self.english_before(start, ratio)
+
+    @staticmethod
+    def english_before(g: int, ratio: float) -> int:
+        """English samples among the run's first ``g``."""
+        return math.floor(g * ratio + 1e-9)
+
+    def part(self, i: int) -> tuple[str, int]:
+        """``("en", j)``: sample ``i`` is English sample ``j`` of the run's stream; ``("he", j)``: Hebrew ``j``."""
+        g = self.start + i
+        n_en = self.english_before(g, self.ratio)
+        if self.english_before(g + 1, self.ratio) > n_en:
+            return "en", n_en
+        return "he", g - n_en - self.hebrew_before
+
+    def __getitem__(self, i: int) -> dict:
+        kind, j = self.part(i)
+        return self.english[j] if kind == "en" else self.hebrew[j]
+
+
+def _fixed_share_phases(
+    run_dir: Path,
+    manifest: dict,
+    tokenizer: TokenizerInfo,
+    *,
+    model: ModelConfig,
+    train: TrainConfig,
+    cache: Path | None,
+    steps: dict[int, int],
+) -> list[PhaseData]:
+    """A fixed English share: one English stream for the whole run, drawn from the anchor documents of all
+    phases pooled, consumed in order by the run's steps whatever the order of the phases — so ``forward``,
+    ``reversed`` and ``shuffled`` see the same English sequences at the same rate and differ only in the order
+    of the Hebrew. Phase k's Hebrew is its own (``shuffled``: the three phases' Hebrew in one blend)."""
+    ratio = anchor_ratios(run_dir, manifest, "fixed")[PHASES[0]]
+    batch = train.global_batch_size
+    order = list(PHASES) if train.order == "shuffled" else phase_order(train.order)
+    samples = {k: steps[k] * batch for k in PHASES}
+    english_total = Interleaved.english_before(sum(samples.values()), ratio)
+    pool = [_prefix(run_dir, f"phase-{k}", "anchor") for k in PHASES]
+    pool_tokens = {p: _tokens(p) for p in pool if _documents(p) > 0}
+    english = None
+    if ratio > 0 and english_total > 0 and pool_tokens:
+        weights = [(p, t / sum(pool_tokens.values())) for p, t in pool_tokens.items()]
+        config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(weights), split="100,0,0")
+        english = _build([english_total, 0, 0], config)[0]
+    else:
+        ratio = 0.0
+
+    def hebrew(parts: list[tuple[int, float]], size: int):
+        blend = [(_prefix(run_dir, f"phase-{k}", "hebrew"), w) for k, w in parts]
+        blend = [(p, w) for p, w in blend if _documents(p) > 0]
+        if not blend:
+            raise MissingTokensError(f"{run_dir / 'tokens'}: no Hebrew documents to train on in phases {parts}")
+        config = _gpt_config(model, train, tokenizer, cache, blend=_unzip(blend), split="100,0,0")
+        return _build([max(size, 1), 0, 0], config)[0]
+
+    total = sum(samples.values())
+    if train.order == "shuffled":
+        # w / (total / s) is exactly 1/3 each when the steps are equal
+        dataset = Interleaved(hebrew([(k, samples[k] / total) for k in PHASES], total - english_total), english, ratio)
+        slots, start = [], 0
+        for k in order:
+            slots.append(PhaseData(phase=k, dataset=dataset, offset=start, steps=steps[k]))
+            start += samples[k]
+        return slots
+    slots, start = [], 0
+    for k in order:
+        n_en = Interleaved.english_before(start + samples[k], ratio) - Interleaved.english_before(start, ratio)
+        dataset = Interleaved(hebrew([(k, 1.0)], samples[k] - n_en), english, ratio, start=start)
+        slots.append(PhaseData(phase=k, dataset=dataset, offset=0, steps=steps[k]))
+        start += samples[k]
     return slots
 
 

@@ -46,32 +46,65 @@ def test_fixed_share_keeps_the_english_share_whatever_the_order(synthetic_run, o
     manifest = _manifest_with(synthetic_run, (0.3, 0.2, 0.1))
     tok = TokenizerInfo.from_manifest(manifest, synthetic_run)
     model = ModelConfig(seq_length=32)
-    shares = {}
-    for share in ("phase", "fixed"):
-        train = TrainConfig(steps_per_phase=50, global_batch_size=4, micro_batch_size=2, order=order)
-        train = TrainConfig(**{**_fields(train), "anchor_share": share})
-        slots = build_phases(synthetic_run, manifest, tok, model=model, train=train)
-        # part 0 of each phase's blend is its Hebrew, the others its anchor: the share of samples drawn from them
-        shares[share] = [float(np.mean(s.dataset.dataset_index[: len(s.dataset)] >= 1)) for s in slots]
-    expected = [0.3, 0.2, 0.1] if order == "forward" else [0.1, 0.2, 0.3]
-    assert shares["phase"] == pytest.approx(expected, abs=0.02)
-    assert shares["fixed"] == pytest.approx([0.2, 0.2, 0.2], abs=0.02)
+    train = TrainConfig(steps_per_phase=50, global_batch_size=4, micro_batch_size=2, order=order)
+    slots = build_phases(synthetic_run, manifest, tok, model=model, train=train)
+    # part 0 of each phase's blend is its Hebrew, the others its anchor: the share of samples drawn from them
+    phase = [float(np.mean(s.dataset.dataset_index[: len(s.dataset)] >= 1)) for s in slots]
+    assert phase == pytest.approx([0.3, 0.2, 0.1] if order == "forward" else [0.1, 0.2, 0.3], abs=0.02)
+    train = TrainConfig(**{**_fields(train), "anchor_share": "fixed"})
+    slots = build_phases(synthetic_run, manifest, tok, model=model, train=train)
+    fixed = [float(np.mean([s.dataset.part(i)[0] == "en" for i in range(200)])) for s in slots]
+    assert fixed == pytest.approx([0.2, 0.2, 0.2], abs=0.01)
+
+
+def _run_stream(run, manifest, order, steps=None, steps_per_phase=20):
+    """(English sequences in the order the run trains on them, Hebrew sequences of each phase slot, the
+    stream's index of each English sample)."""
+    tok = TokenizerInfo.from_manifest(manifest, run)
+    train = TrainConfig(steps_per_phase=steps_per_phase, global_batch_size=4, micro_batch_size=2, order=order)
+    train = TrainConfig(**{**_fields(train), "anchor_share": "fixed"})
+    slots = build_phases(run, manifest, tok, model=ModelConfig(seq_length=32), train=train, steps=steps)
+    english, hebrew, parts = [], {}, []
+    for slot in slots:
+        for i in range(slot.offset, slot.offset + slot.steps * 4):
+            kind, j = slot.dataset.part(i)
+            tokens = tuple(np.asarray(slot.dataset[i]["tokens"]).tolist())
+            if kind == "en":
+                english.append(tokens)
+                parts.append(j)
+            else:
+                hebrew.setdefault(slot.phase, []).append(tokens)
+    return english, hebrew, parts
+
+
+def test_fixed_share_gives_every_order_the_same_english_stream(synthetic_run):
+    """Under a fixed share the English is one stream consumed in run order: forward, reversed and shuffled train
+    on the same English sequences in the same order, each drawn once, so English differences between orders
+    are the order's, not the draw's. Unequal phase sizes (proportional steps) change nothing of it."""
+    manifest = _manifest_with(synthetic_run, (0.3, 0.2, 0.1))
+    for steps in (None, {1: 10, 2: 30, 3: 20}):
+        streams = {o: _run_stream(synthetic_run, manifest, o, steps) for o in ("forward", "reversed", "shuffled")}
+        english = streams["forward"][0]
+        assert len(english) == 48  # 20% of 3 x 20 steps x 4 sequences (or of 60 unequal steps)
+        for order in ("reversed", "shuffled"):
+            assert streams[order][0] == english
+        # English sample j of the stream is drawn once, in order
+        assert streams["forward"][2] == list(range(len(english)))
+        # the Hebrew of a phase slot is its phase's, the same sequences in forward and reversed
+        fwd, rev = streams["forward"][1], streams["reversed"][1]
+        assert {k: sorted(v) for k, v in fwd.items()} == {k: sorted(v) for k, v in rev.items()}
+        assert not set(fwd[1]) & set(fwd[3])
 
 
 def test_shuffled_fixed_share_draws_each_english_sample_once(synthetic_run):
-    """The shuffled order is one blend of the three phases' blends; their pooled anchors are one part each,
-    so no English sequence is drawn twice while unseen ones remain."""
+    """The shuffled order draws its Hebrew from one blend of the three phases and its English from the run's
+    one stream, so no English sequence is drawn twice while unseen ones remain."""
     manifest = _manifest_with(synthetic_run, (0.3, 0.2, 0.1))
-    tok = TokenizerInfo.from_manifest(manifest, synthetic_run)
-    train = TrainConfig(steps_per_phase=20, global_batch_size=4, micro_batch_size=2, order="shuffled")
-    train = TrainConfig(**{**_fields(train), "anchor_share": "fixed"})
-    dataset = build_phases(synthetic_run, manifest, tok, model=ModelConfig(seq_length=32), train=train)[0].dataset
-    paths = [Path(d.dataset_path).relative_to(synthetic_run / "tokens").as_posix() for d in dataset.datasets]
-    # three Hebrew parts and three anchor parts, none twice (a part twice is the same samples drawn twice)
-    assert sorted(paths) == sorted(f"phase-{k}/{role}" for k in (1, 2, 3) for role in ("hebrew", "anchor"))
-    parts = dataset.dataset_index[: len(dataset)]
-    english = np.isin(parts, [i for i, p in enumerate(paths) if p.endswith("anchor")])
-    assert float(english.mean()) == pytest.approx(0.2, abs=0.02)
+    english, _, parts = _run_stream(synthetic_run, manifest, "shuffled", steps_per_phase=8)
+    assert parts == list(range(len(parts))) and len(parts) == pytest.approx(0.2 * 96, abs=1)
+    pool = sum(manifest["phases"][str(k)]["anchor"]["tokens"] for k in (1, 2, 3))
+    assert pool > 33 * len(parts)  # the pool holds more sequences than the run draws
+    assert len(set(english)) == len(english)
 
 
 def _fields(config):
