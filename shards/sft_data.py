@@ -5,7 +5,8 @@ Pairs (the user's JSONL files and, with ``builtin``, the installed translators' 
 whitespace folding) and near-duplicates (MinHash LSH over character 5-grams of both sides, Jaccard ≥
 ``near_dup_threshold``) are removed, the first one seen kept. ``eval_pairs`` of the rest, chosen by a seeded
 hash (the same pairs whatever order the inputs come in), are held out; a training pair that shares a side
-with an eval pair, or is a near-duplicate of one, is removed (``eval_overlap``).
+with an eval pair, is a near-duplicate of one, or holds one side of one whole (three words or more: "Cannot open
+the file" in "Cannot open the file: permission denied") is removed (``eval_overlap``).
 
 Each training pair becomes two samples, one per direction, from the recipe's templates: the prompt (the
 template filled with one side) and the response (the other side, then the end-of-document token). A sample is
@@ -131,15 +132,28 @@ def _split(pairs: list[Pair], hashes: list, config: SftDataConfig, dropped: Coun
     lsh = MinHashLSH(threshold=config.near_dup_threshold, num_perm=64)
     for i in held:
         lsh.insert(str(i), hashes[i])
+    texts = [(_fold(p.en), _fold(p.he)) for p in eval_set]
     train = []
     for i, pair in enumerate(pairs):
         if i in held:
             continue
-        if f"en:{_fold(pair.en)}" in sides or f"he:{_fold(pair.he)}" in sides or lsh.query(hashes[i]):
+        en, he = _fold(pair.en), _fold(pair.he)
+        if (
+            f"en:{en}" in sides
+            or f"he:{he}" in sides
+            or lsh.query(hashes[i])
+            or any(_contains(en, e) or _contains(he, h) for e, h in texts)
+        ):
             dropped["eval_overlap"] += 1
             continue
         train.append(pair)
     return train, eval_set
+
+
+def _contains(a: str, b: str) -> bool:
+    """One text holds the other whole (a UI string and a longer message built around it), 3 words or more."""
+    short, long = sorted((a, b), key=len)
+    return len(short.split()) >= 3 and short in long
 
 
 def _samples(pairs: list[Pair], tok: TextTokenizer, config: SftDataConfig) -> list[tuple[list[int], list[int]]]:
