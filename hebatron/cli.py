@@ -538,11 +538,12 @@ def report(
     train_dir: Annotated[list[Path] | None, typer.Option("--train", help="Training directories to include.")] = None,
     ablation: Annotated[Path | None, typer.Option(help="Ablation directory to include.")] = None,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="HTML file (default RUN/report.html).")] = None,
+    sft_dir: Annotated[Path | None, typer.Option("--sft", help="Fine-tuning directory to include.")] = None,
 ) -> None:
     """Write a self-contained HTML report with the run's plots."""
     from hebatron.report import write_report
 
-    path = write_report(run, train_dirs=train_dir or [], ablation_dir=ablation, out=out)
+    path = write_report(run, train_dirs=train_dir or [], ablation_dir=ablation, out=out, sft_dir=sft_dir)
     print(f"report: {path.resolve()}")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from common.files import run_lock, write_text_atomic
 from train import checkpoint
 from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
+from train.loop import EXIT_AFTER_STEP
 from train.metrics import MetricsLog, read_metrics
 from train.sft_config import SftConfig
 
@@ -251,6 +253,8 @@ def _fine_tune(run_dir, sft_dir, source, inside, world, model, train, config, su
             marker = {"kind": "step", "phase": SFT_PHASE, "slot": 0, "step": done, "fingerprint": fp}
             path = checkpoint.save_step(sft_dir, done, net, optimizer, scheduler, marker, is_writer=world.is_logger)
             say(f"checkpoint at step {done}: {path}")
+        if os.environ.get(EXIT_AFTER_STEP) == str(done):
+            raise SystemExit(75)  # stands in for an interruption (tests of resumption)
     after = evaluate(total)
     final = {
         "phase": SFT_PHASE,
