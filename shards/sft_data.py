@@ -29,7 +29,7 @@ import json
 import random
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -37,48 +37,15 @@ from loguru import logger
 
 from common.errors import HebatronError
 from common.files import file_sha256, run_lock, staging_dir, swap_into_place, write_json_atomic
+from shards.sft_config import DIRECTIONS, SftDataConfig, read_sft_summary
 from shards.sft_pairs import Pair, builtin_pairs, read_pairs_file
 from shards.tokenizer import TextTokenizer, load_tokenizer
 
 __all__ = ["DIRECTIONS", "SftDataConfig", "SftDataError", "build_sft_set", "read_sft_summary"]
 
-DIRECTIONS = ("he2en", "en2he")
-
 
 class SftDataError(HebatronError, ValueError):
     """The SFT inputs cannot be used (no tokenizer, no pairs left); the message says what to do."""
-
-
-@dataclass(kw_only=True, slots=True)
-class SftDataConfig:
-    """How pairs become prompts and samples (the ``sft.data`` recipe section)."""
-
-    templates: dict[str, str] = field(
-        default_factory=lambda: {
-            "he2en": "Translate from Hebrew to English.\nHebrew: {he}\nEnglish:",
-            "en2he": "Translate from English to Hebrew.\nEnglish: {en}\nHebrew:",
-        }
-    )
-    """The prompt of each direction (he2en fills ``{he}``, en2he ``{en}``); the response follows after a space."""
-    eval_pairs: int = 64
-    """Pairs held out for evaluation (both directions of each)."""
-    min_words: int = 4
-    """Catalog entries with fewer English words are labels, not sentences: not read as pairs."""
-    near_dup_threshold: float = 0.8
-    """Character 5-gram Jaccard (MinHash estimate) at which two pairs are near-duplicates."""
-    seed: int = 0
-    """Seeds the held-out choice and the packing order."""
-
-    def __post_init__(self) -> None:
-        if set(self.templates) != set(DIRECTIONS):
-            raise ValueError(f"sft.data.templates must have exactly the keys {', '.join(DIRECTIONS)}")
-        for direction, side in (("he2en", "{he}"), ("en2he", "{en}")):
-            if side not in self.templates[direction]:
-                raise ValueError(f"sft.data.templates.{direction} must contain {side}")
-        if self.eval_pairs < 0 or self.min_words < 1:
-            raise ValueError("sft.data.eval_pairs must be >= 0 and sft.data.min_words >= 1")
-        if not 0.0 < self.near_dup_threshold <= 1.0:
-            raise ValueError(f"sft.data.near_dup_threshold must be in (0, 1], got {self.near_dup_threshold}")
 
 
 def _fold(text: str) -> str:
@@ -226,14 +193,6 @@ def _fingerprint(inputs: list[Path], builtin: list[str], config: SftDataConfig, 
         "pack_length": pack,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def read_sft_summary(run_dir: Path) -> dict | None:
-    """``RUN/sft/sft.json``, or None when the run has no (complete) SFT set."""
-    try:
-        return json.loads((Path(run_dir) / "sft" / "sft.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _read_inputs(inputs: list[Path], builtin: bool, min_words: int) -> tuple[list[Pair], dict, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from shards.sft_data import SftDataConfig
+from shards.sft_config import SftDataConfig
 
 __all__ = ["SftConfig"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from common.errors import HebatronError
-from shards.sft_data import DIRECTIONS, read_sft_summary
+from shards.sft_config import DIRECTIONS, read_sft_summary
 
 __all__ = ["MissingSftSet", "PackedSft", "EvalSamples", "load_sft_set", "layout_row"]
 
