@@ -140,7 +140,7 @@ def _fine_tune(run_dir, sft_dir, source, inside, world, model, train, config, su
 
     from train import data, distributed, step
     from train.loop import _Cycle, _evaluate, _wrap
-    from train.megatron_glue import build_model, to_transformer_config
+    from train.megatron_glue import build_model, describe_kernels, to_transformer_config
 
     say = echo if world.is_logger else (lambda _m: None)
     if world.is_logger:
@@ -157,6 +157,11 @@ def _fine_tune(run_dir, sft_dir, source, inside, world, model, train, config, su
     tconfig = to_transformer_config(model, train)
     net = build_model(model, train, info.vocab_size, tconfig)
     ddp, optimizer, scheduler = _wrap(net, tconfig, train, [train.steps_per_phase])
+    if describe_kernels(net).startswith("layer spec te"):  # not verified on a GPU: say what is known
+        say(
+            "note: Transformer Engine's causal attention kernel does not take the block mask of packed samples; "
+            "under it a sample may attend to the samples packed before it (positions still restart per sample)"
+        )
     start = 0
     if inside is not None:
         checkpoint.load_phase(inside.path, net, optimizer, scheduler)

@@ -91,3 +91,28 @@ def test_sft_end_to_end_resumes_with_the_same_losses(tmp_path) -> None:
     assert [r["step"] for r in cut_records if r["kind"] == "eval"] == [0, 4]
     losses = [r["loss"] for r in cut_records if r["kind"] == "train"]
     assert losses == pytest.approx([r["loss"] for r in records if r["kind"] == "train"], rel=1e-5)
+
+
+def test_exact_match_is_greedy_equals_reference() -> None:
+    """A pair counts only when every response token (end of document included) is the argmax."""
+    from train.sft import _exact
+    from train.sft_config import SftConfig
+    from train.sft_data import EvalSamples
+
+    rows = [
+        {"prompt": [5, 6], "response": [7, 8, 0]},  # the model below predicts this one exactly
+        {"prompt": [5, 6], "response": [7, 9, 0]},  # one wrong token
+        {"prompt": [5, 6], "response": [7] * 30 + [0]},  # longer than exact_max_tokens: not scored
+    ]
+    samples = EvalSamples(rows, seq_length=40, eod=0)
+
+    class Oracle(torch.nn.Module):
+        """Predicts the next token of the first row (and anything after its end: 1)."""
+
+        def forward(self, tokens, position_ids, attention_mask):
+            want = torch.as_tensor([6, 7, 8, 0] + [1] * (tokens.shape[1] - 4))
+            return torch.nn.functional.one_hot(want, 12).float().expand(tokens.shape[0], -1, -1)
+
+    ddp = torch.nn.Module()
+    ddp.module = Oracle()
+    assert _exact(ddp, samples, SftConfig(exact_max_tokens=5), vocab=12, device="cpu") == 0.5
