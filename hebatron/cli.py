@@ -468,6 +468,54 @@ def ablate(
     print(f"plot: {(Path(out) / 'ablation.png').resolve()}")
 
 
+@app.command("sft-data")
+def sft_data(
+    pairs: Annotated[
+        list[Path] | None, typer.Argument(help='JSONL pairs files: {"he": ..., "en": ...} or chat records.')
+    ] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Run directory (its tokenizer is used).")] = ...,
+    builtin: Annotated[bool, typer.Option(help="Also the installed translators' catalogs (gettext).")] = False,
+    recipe: Annotated[str, typer.Option(help="Recipe: its sft.data templates and the model's seq_length.")] = (
+        "tiny-moe"
+    ),
+) -> None:
+    """Bilingual pairs -> a tokenized SFT set with loss masks in RUN/sft/ (both translation directions)."""
+    from hebatron.recipes import load_recipe
+    from hebatron.tables import print_rows
+    from shards.sft_data import build_sft_set
+
+    r = load_recipe(recipe)
+    stats = build_sft_set(pairs or [], out, builtin=builtin, config=r.sft.data, seq_length=r.model.seq_length)
+    print_rows(["dropped", "pairs or samples"], sorted(stats["dropped"].items()))
+    print(
+        f"{stats['pairs_train']} training pairs -> {stats['samples']} samples in {stats['sequences']} packed "
+        f"sequences ({stats['tokens']:,} tokens); {stats['pairs_eval']} held out; {Path(out) / 'sft'}"
+    )
+
+
+@app.command()
+def sft(
+    run: Annotated[Path, typer.Argument(help="A run directory with RUN/sft/ (hebatron sft-data).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="SFT directory.")],
+    from_dir: Annotated[Path, typer.Option("--from", help="The training directory (hebatron train -o).")],
+    phase: Annotated[int | None, typer.Option(help="Start from the checkpoint after this phase (default: last).")] = (
+        None
+    ),
+    steps: Annotated[int | None, typer.Option(help="Fine-tuning steps (default: the recipe's sft.steps).")] = None,
+    recipe: Annotated[str, typer.Option(help="Recipe whose sft section to use.")] = "tiny-moe",
+    device: Annotated[str | None, typer.Option(help="cpu | cuda (default: CUDA when available).")] = None,
+) -> None:
+    """Supervised fine-tuning on the bilingual pairs from a phase checkpoint (loss on responses only)."""
+    from hebatron.recipes import load_recipe
+    from train.sft import sft_run
+
+    result = sft_run(
+        run, out, from_dir=from_dir, config=load_recipe(recipe).sft, phase=phase, steps=steps, echo=print, device=device
+    )
+    print(f"before: {json.dumps(result['before'])}")
+    print(f"after: {json.dumps(result['after'])}  metrics: {result['metrics']}")
+
+
 @app.command("run")
 def run_all(
     recipe: Annotated[str, typer.Argument(help="Recipe name (e.g. demo) or YAML path.")],
@@ -490,11 +538,12 @@ def report(
     train_dir: Annotated[list[Path] | None, typer.Option("--train", help="Training directories to include.")] = None,
     ablation: Annotated[Path | None, typer.Option(help="Ablation directory to include.")] = None,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="HTML file (default RUN/report.html).")] = None,
+    sft_dir: Annotated[Path | None, typer.Option("--sft", help="Fine-tuning directory to include.")] = None,
 ) -> None:
     """Write a self-contained HTML report with the run's plots."""
     from hebatron.report import write_report
 
-    path = write_report(run, train_dirs=train_dir or [], ablation_dir=ablation, out=out)
+    path = write_report(run, train_dirs=train_dir or [], ablation_dir=ablation, out=out, sft_dir=sft_dir)
     print(f"report: {path.resolve()}")
 
 

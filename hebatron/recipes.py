@@ -26,6 +26,7 @@ from difficulty.phases import DifficultyConfig
 from hebatron.runner import RunConfig
 from shards.config import ShardConfig
 from train.config import ModelConfig, TrainConfig
+from train.sft_config import SftConfig
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 _SUFFIXES = (".yaml", ".yml")
@@ -53,6 +54,8 @@ class Recipe:
     """The `model:` section."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """The `train:` section."""
+    sft: SftConfig = field(default_factory=SftConfig)
+    """The `sft:` section (bilingual supervised fine-tuning after the curriculum)."""
 
 
 def recipe_path(name_or_path: str | Path) -> Path:

@@ -304,7 +304,12 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4
 
 
 def write_report(
-    run: Path, *, train_dirs: list[Path] | None = None, ablation_dir: Path | None = None, out: Path | None = None
+    run: Path,
+    *,
+    train_dirs: list[Path] | None = None,
+    ablation_dir: Path | None = None,
+    out: Path | None = None,
+    sft_dir: Path | None = None,
 ) -> Path:
     """Writes RUN/report.html (or OUT); returns its path. Holds the run's lock, so no stage rewrites the files
     it reads meanwhile (a training directory is read as it is: a line cut by a training still writing is left
@@ -313,10 +318,12 @@ def write_report(
     if not run.is_dir():
         raise MissingStageOutput(f"run directory not found: {run}")
     with run_lock(run):
-        return _write_report(run, train_dirs, ablation_dir, out)
+        return _write_report(run, train_dirs, ablation_dir, out, sft_dir)
 
 
-def _write_report(run: Path, train_dirs: list[Path] | None, ablation_dir: Path | None, out: Path | None) -> Path:
+def _write_report(
+    run: Path, train_dirs: list[Path] | None, ablation_dir: Path | None, out: Path | None, sft_dir: Path | None = None
+) -> Path:
     read_funnel(run)  # the funnel, which every report starts with: missing or damaged is one line naming it
     check_fresh(run, "train", command="report")
     sections = [funnel_section(run), language_section(run)]
@@ -329,6 +336,10 @@ def _write_report(run: Path, train_dirs: list[Path] | None, ablation_dir: Path |
             sections.append(training_section(train_dir))
     if ablation_dir and (ablation_dir / "ablation.json").is_file():
         sections.append(ablation_section(ablation_dir))
+    if (run / "sft" / "stats.json").is_file() or sft_dir is not None:
+        from hebatron.report_sft import sft_section
+
+        sections.append(sft_section(run, sft_dir))
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Hebatron run report</title>"
         f"<style>{STYLE}</style></head><body><h1>Hebatron run report</h1>"

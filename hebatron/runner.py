@@ -1,9 +1,9 @@
 """`hebatron run RECIPE -o RUN`: every stage in order, as the recipe's `run` section says.
 
 sample-crawl (when the inputs are `sample`) → curate → score (train-lm first when the recipe names a corpus)
-→ shard → tokenize → train → report. It calls exactly the functions the single commands call, with the
-recipe's sections; each of them owns its resume check (finished work is skipped), so running the same command
-again continues where the last one stopped.
+→ shard → tokenize → train → (with `run.sft`: sft-data on the built-in pairs → sft) → report. It calls exactly
+the functions the single commands call, with the recipe's sections; each of them owns its resume check
+(finished work is skipped), so running the same command again continues where the last one stopped.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class RunConfig:
     """Curation worker processes."""
     train: bool = True
     """Train the model through the phases (RUN/train/)."""
+    sft: bool = False
+    """After training, build RUN/sft/ from the built-in pairs and fine-tune from the last phase (RUN/sft-train/)."""
     report: bool = True
     """Write RUN/report.html at the end."""
 
@@ -107,9 +109,21 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, say: Callable[[str], None] = pr
         out["train"] = train_run(
             run_dir, run_dir / "train", model=recipe.model, train=recipe.train, recipe_name=recipe.name, echo=say
         )
+    sft_dir = None
+    if cfg.sft and cfg.train:
+        from shards.sft_data import build_sft_set
+        from train.sft import sft_run
+
+        stage("sft-data (built-in pairs)")
+        out["sft-data"] = build_sft_set(
+            [], run_dir, builtin=True, config=recipe.sft.data, seq_length=recipe.model.seq_length
+        )
+        stage(f"sft ({recipe.sft.steps} steps)")
+        sft_dir = run_dir / "sft-train"
+        out["sft"] = sft_run(run_dir, sft_dir, from_dir=run_dir / "train", config=recipe.sft, echo=say)
     if cfg.report:
         from hebatron.report import write_report
 
-        out["report"] = write_report(run_dir, train_dirs=[run_dir / "train"])
+        out["report"] = write_report(run_dir, train_dirs=[run_dir / "train"], sft_dir=sft_dir)
         stage(f"report → {out['report']}")
     return out

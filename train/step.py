@@ -22,7 +22,9 @@ _KEYS = ("tokens", "labels", "loss_mask", "position_ids")
 
 
 def _collate(samples: list[dict]) -> dict[str, torch.Tensor]:
-    return {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in _KEYS}
+    """A batch of samples; an ``attention_mask`` (packed sequences, ``train.sft_data``) comes along when given."""
+    keys = (*_KEYS, "attention_mask") if "attention_mask" in samples[0] else _KEYS
+    return {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in keys}
 
 
 def micro_batches(
@@ -53,7 +55,7 @@ def _loss_func(loss_mask: torch.Tensor, output_tensor: torch.Tensor):
 
 def _forward_step(data_iterator, model):
     batch = next(data_iterator)
-    output = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"])
+    output = model(batch["tokens"], batch["position_ids"], batch.get("attention_mask"), labels=batch["labels"])
     return output, partial(_loss_func, batch["loss_mask"])
 
 
