@@ -296,6 +296,10 @@ class TrainConfig:
     recompute_modules: tuple[str, ...] = ("core_attn",)
     """With selective recompute, Megatron's submodules to recompute: core_attn, mlp, moe, moe_act (grouped-GEMM
     experts, i.e. the Transformer Engine spec), shared_experts, layernorm."""
+    layer_spec: Literal["auto", "local", "te"] = "auto"
+    """Megatron layer spec: auto (Transformer Engine when CUDA and TE are present, else local), local (Megatron's
+    PyTorch modules, unfused: the reference path) or te (an error where TE cannot run). Megatron saves the model
+    weights of both under the same names (``hebatron export`` reads a TE-trained checkpoint with the local spec)."""
     attention_backend: Literal["auto", "flash", "fused", "unfused"] = "auto"
     """Transformer Engine attention kernel: auto (TE picks FlashAttention or cuDNN fused attention), flash,
     fused (cuDNN) or unfused. The local spec always runs Megatron's unfused PyTorch attention."""
@@ -333,6 +337,7 @@ class TrainConfig:
         )
         _choice("train", "recompute_granularity", self.recompute_granularity, (None, "selective", "full"))
         _choice("train", "recompute_method", self.recompute_method, ("uniform", "block"))
+        _choice("train", "layer_spec", self.layer_spec, ("auto", "local", "te"))
         _choice("train", "attention_backend", self.attention_backend, ("auto", "flash", "fused", "unfused"))
         modules = self.recompute_modules
         if not isinstance(modules, tuple | list) or not all(m in RECOMPUTE_MODULES for m in modules):
@@ -412,7 +417,7 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-#: Recompute and the attention kernel change memory and speed, not the model or its data.
+#: Recompute, the layer spec and the attention kernel change memory and speed, not the model or its data.
 _NOT_FINGERPRINTED = {
     "log_interval",
     "max_epochs_warning",
@@ -425,6 +430,7 @@ _NOT_FINGERPRINTED = {
     "recompute_num_layers",
     "recompute_modules",
     "attention_backend",
+    "layer_spec",
 }
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the

@@ -127,8 +127,10 @@ def load_megatron(path: Path, info: dict) -> torch.nn.Module:
 @torch.no_grad()
 def megatron_logits(net: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     """Logits ``[batch, seq, vocab]`` of the Megatron model (causal attention, positions 0..seq-1)."""
-    positions = torch.arange(tokens.shape[1]).expand_as(tokens)
-    return net(tokens, positions, None).float()
+    device = next(net.parameters()).device  # the GPU where CUDA is present; the result comes back to the CPU
+    tokens = tokens.to(device)
+    positions = torch.arange(tokens.shape[1], device=device).expand_as(tokens)
+    return net(tokens, positions, None).float().cpu()
 
 
 def _hf_config(model: ModelConfig, vocab: int, eod: int, family: str):

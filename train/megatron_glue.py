@@ -38,15 +38,24 @@ class HybridModelUnavailable(HebatronError, RuntimeError):
     """A hybrid (Mamba) recipe cannot be built here."""
 
 
-def backend() -> Backend:
-    """``te`` when CUDA and Transformer Engine are both present, else ``local`` (pure PyTorch modules)."""
+def backend(choice: str = "auto") -> Backend:
+    """The layer spec ``train.layer_spec`` asks for: ``auto`` is ``te`` when CUDA and Transformer Engine are
+    both present, else ``local`` (pure PyTorch modules); ``te`` where TE cannot run is one clear error."""
+    if choice == "local":
+        return "local"
+    reason = None
     if not torch.cuda.is_available():
-        return "local"
-    try:
-        import transformer_engine  # noqa: F401
-    except ImportError:
-        return "local"
-    return "te"
+        reason = "CUDA is not available"
+    else:
+        try:
+            import transformer_engine  # noqa: F401
+        except ImportError as e:
+            reason = f"transformer_engine does not import ({e}); pip install the gpu extra"
+    if reason is None:
+        return "te"
+    if choice == "te":
+        raise ValueError(f"train.layer_spec is te, but {reason}")
+    return "local"
 
 
 def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backend | None = None) -> TransformerConfig:
@@ -54,7 +63,7 @@ def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backe
     from megatron.core.activations import squared_relu
     from megatron.core.transformer.transformer_config import TransformerConfig
 
-    impl = impl or backend()
+    impl = impl or backend(train.layer_spec)
     _check_parallel(model, train, impl)
     activation_func, gated = {
         "squared-relu": (squared_relu, False),
@@ -280,7 +289,7 @@ def build_model(
     model: ModelConfig, train: TrainConfig, vocab_size: int, config: TransformerConfig, *, impl: Backend | None = None
 ) -> torch.nn.Module:
     """This rank's model chunk (pipeline stage) on the current device: a MoE ``GPTModel`` from Megatron's
-    layer spec ``impl`` (default ``backend()``; the one ``config`` was made for), or Megatron's ``MambaModel``
+    layer spec ``impl`` (default ``train.layer_spec``; the one ``config`` was made for), or Megatron's ``MambaModel``
     for a hybrid pattern."""
     from megatron.core import parallel_state
 
@@ -310,7 +319,7 @@ def build_model(
     else:
         from megatron.core.models.gpt import GPTModel
 
-        net = GPTModel(transformer_layer_spec=_layer_spec(model, impl or backend()), **common)
+        net = GPTModel(transformer_layer_spec=_layer_spec(model, impl or backend(train.layer_spec)), **common)
     if torch.cuda.is_available():
         net = net.cuda(torch.cuda.current_device())
     return net

@@ -160,3 +160,18 @@ def test_recompute_gives_the_same_gradients_on_cpu():
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
         result.stdout[-2000:] + result.stderr[-3000:]
     )
+
+
+def test_layer_spec_choice():
+    from train.megatron_glue import backend
+
+    assert backend("local") == "local"
+    assert to_transformer_config(MOE, TrainConfig(layer_spec="local")).attention_backend.name == "local"
+    with pytest.raises(ValueError, match="layer_spec must be one of"):
+        TrainConfig(layer_spec="apex")
+    import torch
+
+    if not torch.cuda.is_available():
+        assert backend("auto") == "local"
+        with pytest.raises(ValueError, match="train.layer_spec is te, but CUDA is not available"):
+            to_transformer_config(MOE, TrainConfig(layer_spec="te"))
