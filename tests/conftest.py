@@ -38,3 +38,15 @@ def curated_run(crawl, tmp_path_factory):
     run = tmp_path_factory.mktemp("run") / "run"
     stats = curate([crawl.warc_path], run)
     return run, stats
+
+
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests (deselected by default: ``-m gpu`` runs them) are skipped where CUDA is not usable."""
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if not gpu:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in gpu:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))

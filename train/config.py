@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from common.layout import ORDERS, PHASES, Order
 
-__all__ = ["ModelConfig", "TrainConfig", "HYBRID_SYMBOLS", "LR_SCHEDULES", "parse_hybrid_pattern", "config_fingerprint"]
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "HYBRID_SYMBOLS",
+    "LR_SCHEDULES",
+    "RECOMPUTE_MODULES",
+    "parse_hybrid_pattern",
+    "config_fingerprint",
+]
 
 #: Megatron's hybrid layer symbols (``megatron.core.ssm.mamba_hybrid_layer_allocation.Symbols``).
 HYBRID_SYMBOLS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
@@ -205,6 +213,9 @@ class ModelConfig:
         return {"mamba": 0, "attention": self.num_layers, "mlp": self.num_layers - moe, "moe": moe}
 
 
+#: Submodules selective recompute can recompute (``train.recompute_modules``; Megatron's names, less MLA's).
+RECOMPUTE_MODULES = ("core_attn", "mlp", "moe", "moe_act", "shared_experts", "layernorm")
+
 #: Learning-rate schedules (``train.lr_schedule``).
 LR_SCHEDULES = ("wsd", "wsd-per-phase", "constant")
 
@@ -264,12 +275,34 @@ class TrainConfig:
     """Pipeline-parallel size."""
     expert_parallel: int = 1
     """Expert-parallel size (experts are split across these ranks)."""
+    context_parallel: int = 1
+    """Context-parallel size: each sequence is split over this many ranks, whose attention exchanges keys and
+    values (Transformer Engine layer spec only; ``model.seq_length`` must be a multiple of 2 x this)."""
     data_parallel: int | None = None
     """Data-parallel size; None = world size / (TP * PP). Given, it must match."""
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     """Parameter and compute precision (bf16/fp16 keep fp32 master weights)."""
     use_distributed_optimizer: bool = False
     """Shard optimizer state across data-parallel ranks (ZeRO-1)."""
+    recompute_granularity: Literal["selective", "full"] | None = None
+    """Activation recompute (memory for compute; the losses do not change): None keeps every activation,
+    selective recomputes the submodules of ``recompute_modules`` in the backward pass, full recomputes whole
+    layers as ``recompute_method`` says."""
+    recompute_method: Literal["uniform", "block"] = "uniform"
+    """With full recompute: uniform (the layers in groups of ``recompute_num_layers``, only each group's input
+    kept) or block (the first ``recompute_num_layers`` layers of each pipeline stage recomputed, the rest not)."""
+    recompute_num_layers: int = 1
+    """With full recompute: layers per group (uniform) or layers recomputed per pipeline stage (block)."""
+    recompute_modules: tuple[str, ...] = ("core_attn",)
+    """With selective recompute, Megatron's submodules to recompute: core_attn, mlp, moe, moe_act (grouped-GEMM
+    experts, i.e. the Transformer Engine spec), shared_experts, layernorm."""
+    layer_spec: Literal["auto", "local", "te"] = "auto"
+    """Megatron layer spec: auto (Transformer Engine when CUDA and TE are present, else local), local (Megatron's
+    PyTorch modules, unfused: the reference path) or te (an error where TE cannot run). Megatron saves the model
+    weights of both under the same names (``hebatron export`` reads a TE-trained checkpoint with the local spec)."""
+    attention_backend: Literal["auto", "flash", "fused", "unfused"] = "auto"
+    """Transformer Engine attention kernel: auto (TE picks FlashAttention or cuDNN fused attention), flash,
+    fused (cuDNN) or unfused. The local spec always runs Megatron's unfused PyTorch attention."""
     order: Order = "forward"
     """Curriculum order: forward (1→2→3, easy to hard), reversed (3→2→1), shuffled (one blend, no curriculum)."""
     tokens_per_phase: Literal["equal", "proportional"] = "equal"
@@ -298,8 +331,21 @@ class TrainConfig:
             tensor_parallel=self.tensor_parallel,
             pipeline_parallel=self.pipeline_parallel,
             expert_parallel=self.expert_parallel,
+            context_parallel=self.context_parallel,
             data_parallel=self.data_parallel,
+            recompute_num_layers=self.recompute_num_layers,
         )
+        _choice("train", "recompute_granularity", self.recompute_granularity, (None, "selective", "full"))
+        _choice("train", "recompute_method", self.recompute_method, ("uniform", "block"))
+        _choice("train", "layer_spec", self.layer_spec, ("auto", "local", "te"))
+        _choice("train", "attention_backend", self.attention_backend, ("auto", "flash", "fused", "unfused"))
+        modules = self.recompute_modules
+        if not isinstance(modules, tuple | list) or not all(m in RECOMPUTE_MODULES for m in modules):
+            raise ValueError(
+                f"train.recompute_modules must be a list of {', '.join(RECOMPUTE_MODULES)}, got {modules!r}"
+            )
+        if self.recompute_granularity == "selective" and not modules:
+            raise ValueError("train.recompute_modules is empty: selective recompute needs at least one module")
         if self.eval_iters != "all" and (
             isinstance(self.eval_iters, bool) or not isinstance(self.eval_iters, int) or self.eval_iters < 0
         ):
@@ -371,11 +417,30 @@ class TrainConfig:
 
 
 #: Fields that may change between a run and its resumption without changing what is computed.
-_NOT_FINGERPRINTED = {"log_interval", "max_epochs_warning", "mcq_items", "eval_seed", "eval_iters", "save_interval"}
+#: Recompute, the layer spec and the attention kernel change memory and speed, not the model or its data.
+_NOT_FINGERPRINTED = {
+    "log_interval",
+    "max_epochs_warning",
+    "mcq_items",
+    "eval_seed",
+    "eval_iters",
+    "save_interval",
+    "recompute_granularity",
+    "recompute_method",
+    "recompute_num_layers",
+    "recompute_modules",
+    "attention_backend",
+    "layer_spec",
+}
 
 #: Fields added after runs were checkpointed: fingerprinted only when they differ from this value (the
 #: behaviour before the field existed), so those runs still resume and any other choice is refused.
-_FINGERPRINTED_UNLESS = {"tokens_per_phase": "equal", "lr_schedule": "wsd", "anchor_share": "phase"}
+_FINGERPRINTED_UNLESS = {
+    "tokens_per_phase": "equal",
+    "lr_schedule": "wsd",
+    "anchor_share": "phase",
+    "context_parallel": 1,
+}
 
 
 def config_fingerprint(

@@ -11,12 +11,15 @@ What is bridged, and why:
    grad buffers, the optimizer's scalars) → it returns the CPU device.
 2. The CUDA RNG states tracker (named RNG streams for initialisation, dropout and the MoE router, forked
    by ``get_cuda_rng_tracker().fork()``) calls ``torch.cuda.get_rng_state`` → a tracker of CPU generator
-   states, seeded the same way by ``model_parallel_cuda_manual_seed``.
+   states, seeded the same way by ``model_parallel_cuda_manual_seed``; activation recompute's save and
+   restore of the device RNG state is a no-op (the CPU state it saves beside it is the one in use).
 3. ``torch.cuda.Stream / Event / stream / current_stream / synchronize``, used by the alltoall token
    dispatcher (device-to-host copies on a side stream) and DDP → no-op stand-ins.
 4. Literal ``device="cuda"`` in the FP32 optimizer, ``clip_grads``, the pipeline schedules and DDP, plus
    ``.cuda()`` calls and ``param.type() == 'torch.cuda.FloatTensor'`` checks → a ``TorchFunctionMode`` that
    maps ``cuda`` to ``cpu`` and reports a CPU tensor's type string as its CUDA twin.
+   Activation recompute replays the forward inside ``backward()``, where the mode is off → the replay
+   re-enters it.
 5. 0.16.1 bug without Transformer Engine: the MoE router's gating linear reads ``te_general_gemm``, which
    is only defined when TE imports → ``NameError``. It is defined as ``None`` (the torch path).
 6. At expert parallelism > 1 the alltoall dispatcher converts its split sizes to numpy only for CUDA
@@ -66,6 +69,7 @@ def apply() -> bool:
     _run_compiled_functions_eagerly()
     _MODE = CudaToCpuMode()
     _MODE.__enter__()  # stays active for the life of the process: Megatron code runs all through training
+    _recompute_under_mode(_MODE)
     _APPLIED = True
     return True
 
@@ -118,6 +122,10 @@ def _install_cpu_rng_tracker() -> None:
 
     mrandom._CUDA_RNG_STATE_TRACKER = CpuRNGStatesTracker()
     mrandom._CUDA_RNG_STATE_TRACKER_INITIALIZED = True
+    # Activation recompute saves and restores "all" RNG states (CPU, device, tracker) around the replayed
+    # forward; on CPU the device generator is the CPU one, already saved beside it.
+    mrandom._get_cuda_rng_state = lambda *args, **kwargs: torch.empty(0, dtype=torch.uint8)
+    mrandom._set_cuda_rng_state = lambda *args, **kwargs: None
 
 
 # 3. streams and events ---------------------------------------------------------------------------------
@@ -210,6 +218,22 @@ class CudaToCpuMode(TorchFunctionMode):
         if func is torch.Tensor.to and len(args) > 1 and _is_cuda(args[1]):
             args = (args[0], _CPU, *args[2:])
         return func(*args, **kwargs)
+
+
+def _recompute_under_mode(mode: CudaToCpuMode) -> None:
+    """``backward()`` is a torch function, so the mode is off while it runs; activation recompute replays the
+    forward inside it, and that forward needs the mode again."""
+    from megatron.core.tensor_parallel import random as mrandom
+
+    def with_mode(method):
+        def wrapped(*args, **kwargs):
+            with mode:
+                return method(*args, **kwargs)
+
+        return wrapped
+
+    mrandom.CheckpointFunction.backward = staticmethod(with_mode(mrandom.CheckpointFunction.backward))
+    mrandom.CheckpointWithoutOutput._recompute = with_mode(mrandom.CheckpointWithoutOutput._recompute)
 
 
 # 5. te_general_gemm ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Process groups: torch.distributed (NCCL on GPU, gloo on CPU) and Megatron's parallel_state.
 
 Under ``torchrun`` the world comes from the environment; a plain ``python`` call is a world of one. The
-tensor/pipeline/expert sizes of ``TrainConfig`` map one to one onto ``initialize_model_parallel``; the data
-parallel size is what remains of the world.
+tensor/pipeline/context/expert sizes of ``TrainConfig`` map one to one onto ``initialize_model_parallel``; the
+data-parallel size is what remains of the world (context-parallel ranks read the same samples).
 """
 
 from __future__ import annotations
@@ -106,22 +106,22 @@ def init_world(train: TrainConfig) -> World:
         else:
             dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
     world_size = dist.get_world_size()
-    model_parallel = train.tensor_parallel * train.pipeline_parallel
+    model_parallel = train.tensor_parallel * train.pipeline_parallel * train.context_parallel
     if world_size % model_parallel:
         raise ValueError(
             f"world size {world_size} is not divisible by tensor_parallel ({train.tensor_parallel}) "
-            f"x pipeline_parallel ({train.pipeline_parallel})"
+            f"x pipeline_parallel ({train.pipeline_parallel}) x context_parallel ({train.context_parallel})"
         )
     dp = world_size // model_parallel
     if train.data_parallel is not None and train.data_parallel != dp:
         raise ValueError(
             f"train.data_parallel is {train.data_parallel} but world size {world_size} / "
-            f"(TP {train.tensor_parallel} x PP {train.pipeline_parallel}) = {dp}"
+            f"(TP {train.tensor_parallel} x PP {train.pipeline_parallel} x CP {train.context_parallel}) = {dp}"
         )
-    if (dp * train.tensor_parallel) % train.expert_parallel:
+    if (dp * train.tensor_parallel * train.context_parallel) % train.expert_parallel:
         raise ValueError(
-            f"expert_parallel ({train.expert_parallel}) must divide data_parallel x tensor_parallel "
-            f"({dp} x {train.tensor_parallel}) on {world_size} processes"
+            f"expert_parallel ({train.expert_parallel}) must divide data_parallel x tensor_parallel x "
+            f"context_parallel ({dp} x {train.tensor_parallel} x {train.context_parallel}) on {world_size} processes"
         )
     if train.global_batch_size % (train.micro_batch_size * dp):
         raise ValueError(
@@ -134,6 +134,7 @@ def init_world(train: TrainConfig) -> World:
         tensor_model_parallel_size=train.tensor_parallel,
         pipeline_model_parallel_size=train.pipeline_parallel,
         expert_model_parallel_size=train.expert_parallel,
+        context_parallel_size=train.context_parallel,
         expert_tensor_parallel_size=1,
     )
     return World(

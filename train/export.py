@@ -99,7 +99,13 @@ def _configs(info: dict) -> tuple[ModelConfig, TrainConfig, int]:
     trained = TrainConfig(**{k: v for k, v in fp["train"].items() if k in names})
     vocab = padded_vocab_size(int(fp["tokenizer"]["vocab_size"]), model, trained)
     one = dataclasses.replace(
-        trained, tensor_parallel=1, pipeline_parallel=1, expert_parallel=1, data_parallel=None, precision="fp32"
+        trained,
+        tensor_parallel=1,
+        pipeline_parallel=1,
+        expert_parallel=1,
+        context_parallel=1,
+        data_parallel=None,
+        precision="fp32",
     )
     one = dataclasses.replace(one, use_distributed_optimizer=False)
     return model, one, vocab
@@ -112,7 +118,7 @@ def load_megatron(path: Path, info: dict) -> torch.nn.Module:
     from train.megatron_glue import build_model, to_transformer_config
 
     model, train, vocab = _configs(info)
-    net = build_model(model, train, vocab, to_transformer_config(model, train, impl="local"))
+    net = build_model(model, train, vocab, to_transformer_config(model, train, impl="local"), impl="local")
     state = dist_checkpointing.load({"model": net.sharded_state_dict()}, str(path))
     net.load_state_dict(state["model"])
     return net.eval()
@@ -121,8 +127,10 @@ def load_megatron(path: Path, info: dict) -> torch.nn.Module:
 @torch.no_grad()
 def megatron_logits(net: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     """Logits ``[batch, seq, vocab]`` of the Megatron model (causal attention, positions 0..seq-1)."""
-    positions = torch.arange(tokens.shape[1]).expand_as(tokens)
-    return net(tokens, positions, None).float()
+    device = next(net.parameters()).device  # the GPU where CUDA is present; the result comes back to the CPU
+    tokens = tokens.to(device)
+    positions = torch.arange(tokens.shape[1], device=device).expand_as(tokens)
+    return net(tokens, positions, None).float().cpu()
 
 
 def _hf_config(model: ModelConfig, vocab: int, eod: int, family: str):

@@ -146,7 +146,7 @@ def _train(
     inside=None,
 ) -> dict:
     from train import distributed
-    from train.megatron_glue import build_model, describe_kernels, to_transformer_config
+    from train.megatron_glue import build_model, describe_kernels, padded_vocab_size, to_transformer_config
 
     if world.is_logger:
         train_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def _train(
         optimizer=optimizer,
         scheduler=scheduler,
         log=log,
-        flops_per_token=flops_per_token(model, tokenizer.vocab_size),
+        flops_per_token=flops_per_token(model, padded_vocab_size(tokenizer.vocab_size, model, train)),
     )
     global_step = start_step
     first_slot = len(done)

@@ -183,7 +183,10 @@ def model_scorer(
         model.train()
         if not parallel_state.is_pipeline_last_stage():
             return None
-        losses = torch.cat([o["sequence loss"].float().cpu() for o in out])[: len(owners)]
+        losses = torch.cat([o["sequence loss"].float() for o in out])
+        if parallel_state.get_context_parallel_world_size() > 1:  # each rank summed its chunks of a sequence
+            torch.distributed.all_reduce(losses, group=parallel_state.get_context_parallel_group())
+        losses = losses.cpu()[: len(owners)]
         totals = torch.zeros(len(texts), dtype=torch.float64).index_add_(0, torch.as_tensor(owners), losses.double())
         return [-float(x) for x in totals]
 
@@ -223,6 +226,8 @@ def _loss_func(loss_mask: torch.Tensor, output_tensor: torch.Tensor):
 
 
 def _forward_step(data_iterator, model):
-    batch = next(data_iterator)
+    from megatron.core.utils import get_batch_on_this_cp_rank
+
+    batch = get_batch_on_this_cp_rank(next(data_iterator))  # this context-parallel rank's chunks (all if CP=1)
     output = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"])
     return output, partial(_loss_func, batch["loss_mask"])

@@ -24,6 +24,8 @@ __all__ = [
     "build_model",
     "padded_vocab_size",
     "describe_kernels",
+    "kernel_settings",
+    "te_kernels",
     "HybridModelUnavailable",
 ]
 
@@ -36,15 +38,24 @@ class HybridModelUnavailable(HebatronError, RuntimeError):
     """A hybrid (Mamba) recipe cannot be built here."""
 
 
-def backend() -> Backend:
-    """``te`` when CUDA and Transformer Engine are both present, else ``local`` (pure PyTorch modules)."""
+def backend(choice: str = "auto") -> Backend:
+    """The layer spec ``train.layer_spec`` asks for: ``auto`` is ``te`` when CUDA and Transformer Engine are
+    both present, else ``local`` (pure PyTorch modules); ``te`` where TE cannot run is one clear error."""
+    if choice == "local":
+        return "local"
+    reason = None
     if not torch.cuda.is_available():
-        return "local"
-    try:
-        import transformer_engine  # noqa: F401
-    except ImportError:
-        return "local"
-    return "te"
+        reason = "CUDA is not available"
+    else:
+        try:
+            import transformer_engine  # noqa: F401
+        except ImportError as e:
+            reason = f"transformer_engine does not import ({e}); pip install the gpu extra"
+    if reason is None:
+        return "te"
+    if choice == "te":
+        raise ValueError(f"train.layer_spec is te, but {reason}")
+    return "local"
 
 
 def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backend | None = None) -> TransformerConfig:
@@ -52,7 +63,8 @@ def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backe
     from megatron.core.activations import squared_relu
     from megatron.core.transformer.transformer_config import TransformerConfig
 
-    impl = impl or backend()
+    impl = impl or backend(train.layer_spec)
+    _check_parallel(model, train, impl)
     activation_func, gated = {
         "squared-relu": (squared_relu, False),
         "swiglu": (F.silu, True),
@@ -94,7 +106,6 @@ def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backe
         moe_router_enable_expert_bias=model.moe_router_enable_expert_bias,
         moe_router_dtype="fp32",
         moe_token_dispatcher_type=model.moe_token_dispatcher,
-        moe_grouped_gemm=moe and impl == "te",
         # hybrid (Mamba-2) layers; Megatron's defaults unless set
         mamba_state_dim=model.mamba_state_dim,
         mamba_head_dim=model.mamba_head_dim,
@@ -111,14 +122,121 @@ def to_transformer_config(model: ModelConfig, train: TrainConfig, *, impl: Backe
         params_dtype=dtype,
         pipeline_dtype=dtype,
         autocast_dtype=dtype,
-        # kernels: the TE spec brings its own fused ops; these are the unfused paths of the local spec
-        bias_activation_fusion=False,
-        bias_dropout_fusion=False,
+        context_parallel_size=train.context_parallel,
+        # activation recompute
+        **_recompute(model, train, impl),
+        # kernels: fused on the TE spec where the installed TE has them, the unfused paths on the local spec
+        **kernel_settings(model, impl),
+        attention_backend=_attention_backend(train, impl),
+    )
+
+
+def te_kernels() -> dict[str, bool]:
+    """The fused kernels Megatron found at import in the installed Transformer Engine (and Apex): its own
+    availability checks, read back. All False without TE."""
+    from megatron.core.tensor_parallel import layers
+
+    try:
+        from megatron.core.extensions import transformer_engine as te_ext
+    except ImportError:
+        te_ext = None
+
+    def have(*names: str) -> bool:
+        return te_ext is not None and all(getattr(te_ext, n, None) is not None for n in names)
+
+    return {
+        "rope": have("fused_apply_rotary_pos_emb"),
+        "permute": have(
+            "fused_permute",
+            "fused_permute_with_probs",
+            "fused_sort_chunks_by_index",
+            "fused_sort_chunks_by_index_with_probs",
+            "fused_unpermute",
+        ),
+        "router": have("fused_topk_with_score_function", "fused_compute_score_for_moe_aux_loss"),
+        # the output layer is Megatron's own ColumnParallelLinear: its fused weight-gradient GEMM is Apex's
+        "wgrad": bool(getattr(layers, "_grad_accum_fusion_available", False)),
+    }
+
+
+def kernel_settings(model: ModelConfig, impl: Backend, available: dict[str, bool] | None = None) -> dict:
+    """TransformerConfig's kernel switches: on the TE spec every fusion that applies to the model and that
+    the installed TE provides (``available``, default ``te_kernels()``); all off on the local spec."""
+    if impl != "te":
+        return dict(
+            moe_grouped_gemm=False,
+            apply_rope_fusion=False,
+            gradient_accumulation_fusion=False,
+            bias_activation_fusion=False,
+            bias_dropout_fusion=False,
+            masked_softmax_fusion=False,
+            persist_layer_norm=False,
+            moe_permute_fusion=False,
+            moe_router_fusion=False,
+        )
+    have = te_kernels() if available is None else available
+    moe = model.num_experts is not None
+    return dict(
+        moe_grouped_gemm=moe,  # TEGroupedMLP: one grouped GEMM over all local experts
+        apply_rope_fusion=model.position_embedding == "rope" and have["rope"],
+        gradient_accumulation_fusion=have["wgrad"],  # weight gradients accumulated into main_grad in the GEMM
+        # Megatron fuses bias + SwiGLU/GeGLU (not squared ReLU) and bias + dropout + residual add (jit)
+        bias_activation_fusion=model.activation == "swiglu",
+        bias_dropout_fusion=True,
+        # fused softmax and persistent LayerNorm are kernels of the local modules; TE's attention and norms
+        # bring their own
         masked_softmax_fusion=False,
         persist_layer_norm=False,
-        apply_rope_fusion=False,
-        gradient_accumulation_fusion=False,
+        moe_permute_fusion=moe and have["permute"],
+        moe_router_fusion=moe and have["router"],
     )
+
+
+def _attention_backend(train: TrainConfig, impl: Backend):
+    from megatron.core.transformer.enums import AttnBackend
+
+    return AttnBackend[train.attention_backend] if impl == "te" else AttnBackend.local
+
+
+def _recompute(model: ModelConfig, train: TrainConfig, impl: Backend) -> dict:
+    granularity = train.recompute_granularity
+    if granularity == "full":
+        per_stage = model.num_layers // train.pipeline_parallel
+        if train.recompute_num_layers > per_stage:
+            raise ValueError(
+                f"train.recompute_num_layers ({train.recompute_num_layers}) exceeds the layers of a pipeline "
+                f"stage ({model.num_layers} / pipeline_parallel {train.pipeline_parallel} = {per_stage})"
+            )
+        return dict(
+            recompute_granularity="full",
+            recompute_method=train.recompute_method,
+            recompute_num_layers=train.recompute_num_layers,
+        )
+    if granularity == "selective":
+        modules = list(train.recompute_modules)
+        if "moe_act" in modules and not (impl == "te" and model.num_experts is not None):
+            raise ValueError(
+                "train.recompute_modules: moe_act recomputes grouped-GEMM experts, which only the Transformer "
+                "Engine spec of a MoE model has (CUDA + transformer_engine); use moe or mlp instead"
+            )
+        return dict(recompute_granularity="selective", recompute_modules=modules)
+    return dict(recompute_granularity=None)
+
+
+def _check_parallel(model: ModelConfig, train: TrainConfig, impl: Backend) -> None:
+    cp = train.context_parallel
+    if cp == 1:
+        return
+    if impl != "te":
+        raise ValueError(
+            f"train.context_parallel is {cp}: context parallelism needs the Transformer Engine layer spec "
+            "(CUDA + transformer_engine); Megatron's local attention runs whole sequences only"
+        )
+    if model.seq_length % (2 * cp):
+        raise ValueError(
+            f"model.seq_length ({model.seq_length}) must be a multiple of 2 x train.context_parallel ({2 * cp}): "
+            "each context-parallel rank takes two chunks of every sequence"
+        )
 
 
 def padded_vocab_size(vocab_size: int, model: ModelConfig, train: TrainConfig) -> int:
@@ -167,9 +285,12 @@ def check_hybrid_buildable() -> None:
         )
 
 
-def build_model(model: ModelConfig, train: TrainConfig, vocab_size: int, config: TransformerConfig) -> torch.nn.Module:
+def build_model(
+    model: ModelConfig, train: TrainConfig, vocab_size: int, config: TransformerConfig, *, impl: Backend | None = None
+) -> torch.nn.Module:
     """This rank's model chunk (pipeline stage) on the current device: a MoE ``GPTModel`` from Megatron's
-    layer spec, or Megatron's ``MambaModel`` for a hybrid pattern."""
+    layer spec ``impl`` (default ``train.layer_spec``; the one ``config`` was made for), or Megatron's ``MambaModel``
+    for a hybrid pattern."""
     from megatron.core import parallel_state
 
     if model.is_hybrid:
@@ -198,7 +319,7 @@ def build_model(model: ModelConfig, train: TrainConfig, vocab_size: int, config:
     else:
         from megatron.core.models.gpt import GPTModel
 
-        net = GPTModel(transformer_layer_spec=_layer_spec(model, backend()), **common)
+        net = GPTModel(transformer_layer_spec=_layer_spec(model, impl or backend(train.layer_spec)), **common)
     if torch.cuda.is_available():
         net = net.cuda(torch.cuda.current_device())
     return net
@@ -214,4 +335,27 @@ def describe_kernels(net: torch.nn.Module) -> str:
     kind = {"TEGroupedMLP": "grouped GEMM", "GroupedMLP": "grouped GEMM", "SequentialMLP": "looped experts"}
     moe = f"{experts[0]} ({kind[experts[0]]})" if experts else "dense"
     mamba = " | mamba: MambaMixer" if "MambaMixer" in names else ""
-    return f"layer spec {spec} | attention {', '.join(attention)} | experts {moe}{mamba}"
+    line = f"layer spec {spec} | attention {', '.join(attention)} | experts {moe}{mamba}"
+    config = getattr(net, "config", None)
+    if config is None:
+        return line
+    fused = [label for flag, label in _FUSION_LABELS.items() if getattr(config, flag, False)]
+    line += f" | attention backend {config.attention_backend.name} | fused: {', '.join(fused) or 'none'}"
+    if config.recompute_granularity == "selective":
+        line += f" | recompute selective ({', '.join(config.recompute_modules)})"
+    elif config.recompute_granularity == "full":
+        line += f" | recompute full ({config.recompute_method}, {config.recompute_num_layers} layer(s))"
+    if config.context_parallel_size > 1:
+        line += f" | context parallel {config.context_parallel_size}"
+    return line
+
+
+#: TransformerConfig fusion switches, as the start line names them.
+_FUSION_LABELS = {
+    "apply_rope_fusion": "rope",
+    "gradient_accumulation_fusion": "grad-accumulation",
+    "bias_activation_fusion": "bias+activation",
+    "bias_dropout_fusion": "bias+dropout+add",
+    "moe_permute_fusion": "moe permute",
+    "moe_router_fusion": "moe router",
+}

@@ -187,36 +187,41 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def flops_per_token(model: ModelConfig, vocab_size: int) -> float:
-    """Training FLOPs per token (forward + backward = 3 x forward) of the active path: 6 x the active matmul
-    parameters (top-k routed experts + shared expert, Mamba projections) + 12 x seq x attention width per
-    attention layer (scores and values, as Megatron counts them) + the output layer."""
-    h = model.hidden_size
-    kv = model.kv_channels or h // model.num_attention_heads
-    groups = model.num_query_groups or model.num_attention_heads
-    q_width = model.num_attention_heads * kv
-    attention = h * (q_width + 2 * groups * kv) + q_width * h
-    mult = 3 if model.activation == "swiglu" else 2
+def flops_per_token(model: ModelConfig, padded_vocab_size: int) -> float:
+    """Model FLOPs per trained token, counted as Megatron-LM's ``num_floating_point_operations`` counts them
+    (so MFU compares with its reports): only the GEMMs, 2 FLOPs per multiply-add, 3 x the forward pass
+    (forward, weight gradient, input gradient); activation recompute is not counted.
+
+    Per layer, as multiply-adds per token: attention h(q + 2k) for the projections (q = heads x head dim,
+    k = query groups x head dim, so GQA shrinks K and V), q x seq for QK^T and scores x V over the causal
+    half of the matrix, q x h for the output projection; a dense MLP f x h x ffn and a MoE layer
+    f x h x (top-k x expert ffn + shared expert ffn), f = 3 with a gated linear unit (SwiGLU: two input
+    projections) else 2; the router is not counted. Once: the output logits h x padded vocabulary. A Mamba-2
+    layer (hybrid patterns) is Megatron's forward estimate 2h(2d + 2 x groups x state + heads) + 7 d x state +
+    2 d h with d = 2h (Megatron's fixed expansion, whatever ``mamba_num_heads`` is) and heads
+    ``mamba_num_heads`` or d / head dim."""
+    h, s = model.hidden_size, model.seq_length
+    head_dim = model.kv_channels or h // model.num_attention_heads
+    q = model.num_attention_heads * head_dim
+    k = (model.num_query_groups or model.num_attention_heads) * head_dim
+    gates = 3 if model.activation == "swiglu" else 2
     ffn = model.ffn_hidden_size or 4 * h
-    moe = 0.0
-    if model.num_experts:
+    attention = h * (q + 2 * k) + q * s + q * h
+    dense = gates * h * ffn
+    moe = 0
+    if model.num_experts is not None:
         moe = (
-            h * model.num_experts
-            + model.moe_router_topk * mult * h * (model.moe_ffn_hidden_size or ffn)
-            + mult * h * (model.moe_shared_expert_size or 0)
+            gates
+            * h
+            * (model.moe_router_topk * (model.moe_ffn_hidden_size or ffn) + (model.moe_shared_expert_size or 0))
         )
-    heads = model.mamba_num_heads or 2 * h // model.mamba_head_dim
-    inner = heads * model.mamba_head_dim
-    mamba = h * (2 * inner + 2 * model.mamba_num_groups * model.mamba_state_dim + heads) + inner * h
-    counts = model.layer_counts()
-    params = (
-        counts["attention"] * attention
-        + counts["mlp"] * mult * h * ffn
-        + counts["moe"] * moe
-        + counts["mamba"] * mamba
-        + vocab_size * h
-    )
-    return 6.0 * params + 12.0 * counts["attention"] * model.seq_length * q_width
+    d = 2 * h
+    heads = model.mamba_num_heads or d // model.mamba_head_dim
+    groups_state = model.mamba_num_groups * model.mamba_state_dim
+    mamba_forward = 2 * h * (2 * d + 2 * groups_state + heads) + 7 * d * model.mamba_state_dim + 2 * d * h
+    n = model.layer_counts()
+    multiply_adds = n["attention"] * attention + n["mlp"] * dense + n["moe"] * moe + h * padded_vocab_size
+    return 3.0 * (2 * multiply_adds + n["mamba"] * mamba_forward)
 
 
 def peak_flops() -> float | None:

@@ -54,13 +54,15 @@ def _loss_func(loss_mask: torch.Tensor, output_tensor: torch.Tensor):
 
 
 def _forward_step(data_iterator, model):
-    batch = next(data_iterator)
+    from megatron.core.utils import get_batch_on_this_cp_rank
+
+    batch = get_batch_on_this_cp_rank(next(data_iterator))  # this context-parallel rank's chunks (all if CP=1)
     output = model(batch["tokens"], batch["position_ids"], batch.get("attention_mask"), labels=batch["labels"])
     return output, partial(_loss_func, batch["loss_mask"])
 
 
 def _reduce_lm_loss(losses: list[dict]) -> float | None:
-    """Mean token loss over the data-parallel group (None on ranks without the last pipeline stage)."""
+    """Mean token loss over the data- and context-parallel ranks (None off the last pipeline stage)."""
     from megatron.core import parallel_state
 
     if not parallel_state.is_pipeline_last_stage():
@@ -69,7 +71,7 @@ def _reduce_lm_loss(losses: list[dict]) -> float | None:
     for item in losses:
         total += item["lm loss"].float().cpu()
     total = total.to(_device())
-    dist.all_reduce(total, group=parallel_state.get_data_parallel_group())
+    dist.all_reduce(total, group=parallel_state.get_data_parallel_group(with_context_parallel=True))
     return float(total[0] / total[1].clamp(min=1))
 
 
