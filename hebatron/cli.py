@@ -68,6 +68,33 @@ def sample_crawl(
     print_rows(["kind", "pages"], sorted(crawl.counts.items()))
 
 
+Decontaminate = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--decontaminate",
+        help="Index folder (hebatron decont-index) or benchmark JSONL: documents holding one of its n-grams go to "
+        "`excluded` as decontamination:<task>; repeatable.",
+    ),
+]
+
+
+@app.command("decont-index")
+def decont_index(
+    benchmarks: Annotated[
+        list[Path], typer.Argument(help="Benchmark JSONL files: `text`, or `query`/`answer`; task from `task` or stem.")
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Index folder to write.")],
+    ngrams: Annotated[int, typer.Option(help="Words per n-gram.")] = 12,
+) -> None:
+    """An n-gram index of benchmark text (datatrove's format, Hebrew-aware words) for --decontaminate."""
+    from curation.decont.index import build_index
+    from hebatron.tables import print_rows
+
+    meta = build_index(benchmarks, out, n_grams=ngrams)
+    print_rows(["task", "n-grams", "sources"], [(t, v["ngrams"], len(v["sources"])) for t, v in meta["tasks"].items()])
+    print(f"wrote {out}")
+
+
 @app.command()
 def curate(
     inputs: Annotated[
@@ -89,6 +116,7 @@ def curate(
     ] = None,
     id_key: Annotated[str | None, typer.Option(help="Field of the id, e.g. warc_headers.warc-record-id.")] = None,
     url_key: Annotated[str | None, typer.Option(help="Field of the URL, e.g. warc_headers.warc-target-uri.")] = None,
+    decontaminate: Decontaminate = None,
 ) -> None:
     """Extract, normalize, language-identify, quality-filter and deduplicate Hebrew web text."""
     from curation.executors import SlurmOptions
@@ -103,7 +131,7 @@ def curate(
         reader = _replace(cfg.reader, text_key=text_key, id_key=id_key, url_key=url_key)
     except ValueError as e:
         raise typer.BadParameter(str(e).replace("reader.", "--").replace("_key", "-key")) from None
-    cfg = dataclasses.replace(cfg, reader=reader)
+    cfg = dataclasses.replace(cfg, reader=reader, decontaminate=tuple(decontaminate or cfg.decontaminate))
     slurm = SlurmOptions(
         partition=slurm_partition,
         time=slurm_time,
