@@ -240,10 +240,15 @@ def shard(
             "this run's removal rates; --rehydrate fineweb2-heb (or fineweb2-heb-3 … -10) FineWeb-2's Hebrew weights.",
         ),
     ] = None,
+    decontaminate: Decontaminate = None,
+    audit: Annotated[
+        list[str] | None,
+        typer.Option(help="Index or benchmark file to report overlap with (besides the eval sets); repeatable."),
+    ] = None,
 ) -> None:
     """Write per-phase Parquet shards mixed with English anchors, RUN/shards/manifest.json and RUN/tokenizer/."""
     from hebatron.recipes import load_recipe
-    from hebatron.tables import print_shards
+    from hebatron.tables import print_contamination, print_shards
     from shards.run import shard_run
 
     r = load_recipe(recipe)
@@ -255,8 +260,12 @@ def shard(
         allow_repeat=allow_repeat or None,
         anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"),
         rehydrate=rehydrate,
+        decontaminate=tuple(decontaminate) if decontaminate else None,
+        audit=tuple(audit) if audit else None,
     )
-    print_shards(shard_run(run, anchor, cfg, recipe_name=r.name, progress=True), _cutoffs(run))
+    manifest = shard_run(run, anchor, cfg, recipe_name=r.name, progress=True)
+    print_shards(manifest, _cutoffs(run))
+    print_contamination(manifest)
 
 
 @app.command()
@@ -294,7 +303,10 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     if cut is not None:
         print_phases(cut)
     if (run / "shards" / "manifest.json").is_file():
+        from hebatron.tables import print_contamination
+
         print_shards(read_manifest(run), cut)
+        print_contamination(read_manifest(run))
 
 
 @app.command()
@@ -303,7 +315,8 @@ def sql(
     query_text: Annotated[str, typer.Argument(metavar="SQL", help="Any SQL over the run's views.")],
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """Run SQL over the views curated, excluded, stats, drop_reasons, step_stats, shards."""
+    """Run SQL over the views curated, excluded, stats, drop_reasons, step_stats, shards, clusters, contamination,
+    token_ranges, lineage."""
     from hebatron.catalog import query
 
     columns, rows = query(run, query_text)
@@ -319,6 +332,21 @@ def sql(
         from hebatron.tables import print_rows
 
         print_rows(columns, rows)
+
+
+@app.command()
+def trace(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="A curated/excluded id, a shard row id or an input id.")],
+) -> None:
+    """Where a document came from and went: source file and position, fate, cluster, phase, shard, token range."""
+    from hebatron.lineage import trace as trace_rows
+
+    rows = trace_rows(run, doc_id)
+    if not rows:
+        raise typer.BadParameter(f"{doc_id!r} is no document, shard row or input id of {run}")
+    for row in rows:
+        print("\n".join(f"{k:>24}: {v}" for k, v in row.items() if v not in (None, [])) + "\n")
 
 
 def _cutoffs(run: Path) -> dict | None:

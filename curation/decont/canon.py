@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from datatrove.utils.text import simplify_text
+from datatrove.utils.text import NUMBERS_PATTERN, PUNCTUATION_TRANS, simplify_text
 
 from common.text import BIDI_MARKS, ZERO_WIDTH
 
@@ -53,11 +53,26 @@ def canonical_word(word: str) -> str:
     return word[min(i, len(word) - 2) :] if len(word) > 2 else word
 
 
+_MARKS: dict[int, None] | None = None
+
+
+def _combining_marks() -> dict[int, None]:
+    """Every nonspacing mark (category Mn), for one ``str.translate``: what ``simplify_text`` removes one
+    character at a time."""
+    global _MARKS
+    if _MARKS is None:
+        _MARKS = {cp: None for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Mn"}
+    return _MARKS
+
+
 def canonical_words(text: str) -> list[str]:
-    """TEXT as the canonical words its decontamination n-grams are made of (see the module docstring)."""
+    """TEXT as the canonical words its decontamination n-grams are made of (see the module docstring).
+    The ``simplify_text`` steps are inlined (the same result, several times faster: marks go in one translate)."""
     text = unicodedata.normalize("NFKC", text).translate(_DELETE).translate(_MAQAF)
-    text = _GERESH_AFTER_LETTER.sub("", text)
-    return [c for w in simplify_text(text).split() if (c := canonical_word(w))]
+    text = _GERESH_AFTER_LETTER.sub("", text).lower()
+    text = NUMBERS_PATTERN.sub("0", text).translate(PUNCTUATION_TRANS)
+    text = unicodedata.normalize("NFD", text).translate(_combining_marks())
+    return [c for w in text.split() if (c := canonical_word(w))]
 
 
 def plain_words(text: str) -> list[str]:
