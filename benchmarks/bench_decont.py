@@ -75,7 +75,8 @@ def main() -> None:
     p /= p.sum()
     words_per_record = 120
     n_records = -(-args.ngrams // (words_per_record - 11))
-    records = [" ".join(rng.choice(vocab, words_per_record, p=p)) for _ in range(n_records)]
+    drawn = rng.choice(len(vocab), size=(n_records, words_per_record), p=p)
+    records = [" ".join(vocab[j] for j in row) for row in drawn]
 
     sents = [s.text for s in htb_train_sentences()]
     docs = [" ".join(sents[(i * 10 + j) % len(sents)] for j in range(10)) for i in range(args.docs)]
