@@ -115,6 +115,7 @@ def trace(run: Path, doc_id: str) -> list[dict]:
     rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
     views = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     for row in rows:
+        row["path"] = _path(row)
         if "contamination" in views and row["row_id"] is not None:
             hits = con.execute(
                 "SELECT task, matched_ngram FROM contamination WHERE id = $1 ORDER BY task", {"1": row["row_id"]}
@@ -127,3 +128,21 @@ def trace(run: Path, doc_id: str) -> list[dict]:
             row["cluster_members_dropped"] = [m["id"] for m in members[0][0]] if members else []
     con.close()
     return rows
+
+
+def _path(row: dict) -> str:
+    """The stages the document went through, in one line."""
+    if row["outcome"] == "excluded":
+        return f"curate: excluded ({row['filter_reason']})"
+    steps = [
+        "anchor pool" if row["outcome"] == "anchor" else f"curate: kept (cluster of {row['minhash_cluster_size']})"
+    ]
+    if row["phase"] is None:
+        return steps[0] + " → in no phase"
+    if row["outcome"] != "anchor":
+        steps.append(f"score: phase {row['phase']}")
+    steps.append(f"shard: {row['shard']} row {row['shard_row']}")
+    if row["prefix"] is not None:
+        end = row["first_token"] + row["tokens"]
+        steps.append(f"tokenize: {row['prefix']} document {row['document']}, tokens [{row['first_token']}, {end})")
+    return " → ".join(steps)
