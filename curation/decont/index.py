@@ -108,8 +108,9 @@ class HebrewDecontIndexer(NGramsDecontIndexer):
         return object.__new__(cls)
 
     def __init__(self, output_folder, config: NGramsDecontConfig | None = None):
+        """OUTPUT_FOLDER None: only ``compute_hashes`` is used (an index built in memory)."""
         PipelineStep.__init__(self)
-        self.output_folder = get_datafolder(output_folder)
+        self.output_folder = get_datafolder(output_folder) if output_folder is not None else None
         self.lighteval_tasks, self.custom_lighteval_tasks = None, None
         self.config = config or decont_config()
         self.tokenizer = CanonicalTokenizer()
@@ -180,9 +181,7 @@ class DecontIndex:
 
     @classmethod
     def from_texts(cls, task: str, texts: Iterable[str], n_grams: int = 12) -> DecontIndex:
-        indexer = HebrewDecontIndexer.__new__(HebrewDecontIndexer)
-        indexer.config, indexer.tokenizer = decont_config(n_grams), CanonicalTokenizer()
-        indexer.hash_func = create_hash_func(indexer.config.hash_config)
+        indexer = HebrewDecontIndexer(None, decont_config(n_grams))
         found = {h for t in texts for h in indexer.compute_hashes(t)}
         return cls({task: np.fromiter(found, np.uint64, len(found))}, n_grams)
 
