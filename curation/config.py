@@ -266,6 +266,9 @@ class CurationConfig:
     """Exact and MinHash deduplication."""
     visual_order: VisualOrderConfig = field(default_factory=lambda: VisualOrderConfig())
     """Visual-order (reversed) Hebrew, restored or excluded."""
+    decontaminate: tuple[str, ...] = ()
+    """Decontamination index folders (`hebatron decont-index`) or benchmark JSONL files: a document holding one of
+    their n-grams is excluded as `decontamination:<task>` (after the quality filters, before dedup)."""
 
 
 @dataclass(kw_only=True, slots=True)

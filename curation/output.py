@@ -2,7 +2,8 @@
 
 `curated`:  id, text, url, source, source_id, position, lang, lang_score, minhash_cluster_size,
             minhash_cluster_id, date, dump, source_language_score, source_cluster_size
-`excluded`: the same columns plus filter_reason (`<step>:<rule>`, `exact_duplicate`, `minhash_duplicate`)
+`excluded`: the same columns plus filter_reason (`<step>:<rule>`, `exact_duplicate`, `minhash_duplicate`,
+            `decontamination:<task>`) and matched_ngram (the benchmark n-gram a decontaminated document held)
 
 The last four are the input's own metadata where its layout has them (curation/layouts.py), else null: `date`
 (its crawl date or timestamp, as text), `dump` (its crawl or collection: FineWeb's dump, HPLT's collection,
@@ -58,7 +59,9 @@ CURATED_SCHEMA = pa.schema(
         ("source_cluster_size", pa.int64()),
     ]
 )
-EXCLUDED_SCHEMA = CURATED_SCHEMA.append(pa.field("filter_reason", pa.string()))
+EXCLUDED_SCHEMA = CURATED_SCHEMA.append(pa.field("filter_reason", pa.string())).append(
+    pa.field("matched_ngram", pa.string())  # decontamination: the benchmark n-gram found (canonical words)
+)
 
 # the order in which steps see a document; drop reasons start with these names
 STEP_ORDER = (
@@ -70,6 +73,7 @@ STEP_ORDER = (
     "gopher_quality",
     "nemo",
     "hebrew",
+    "decontamination",
     "exact_duplicate",
     "minhash_duplicate",
     "perplexity",
@@ -127,6 +131,7 @@ class CuratedWriter(ParquetWriter):
         record = flat_record(document)
         if self.excluded:
             record["filter_reason"] = document.metadata.get("filter_reason") or self.reason or "unknown"
+            record["matched_ngram"] = document.metadata.get("contaminated_ngram")
         return record
 
 

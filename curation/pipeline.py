@@ -112,6 +112,10 @@ def filter_steps(
     for name, params in q.nemo.items():
         steps.append(NemoFilter(build_nemo_filter(name, params), exclusion_writer=excluded_writer(out, f"nemo_{name}")))
     steps.append(HebrewLetterShare(q, exclusion_writer=excluded_writer(out, "hebrew")))
+    if config.decontaminate:
+        from curation.decont.steps import DecontFilter
+
+        steps.append(DecontFilter(config.decontaminate, exclusion_writer=excluded_writer(out, "decontamination")))
     return steps
 
 

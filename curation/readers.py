@@ -126,6 +126,19 @@ def decode_html(payload: bytes, charset: str | None) -> tuple[str, str] | None:
     return None
 
 
+def salvage_id(raw: bytes, key: str) -> str | None:
+    """The value of KEY (a string or a number) read off a JSON line that does not parse as a whole, if it is
+    there intact; None otherwise."""
+    m = re.search(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*("(?:[^"\\\n]|\\.){0,500}"|-?[0-9]{1,30})', raw)
+    if not m:
+        return None
+    try:
+        value = json.loads(m.group(1).decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return printable(str(value))
+
+
 def utf8_size(text: str) -> int | None:
     """Bytes of `text` in UTF-8; None when it holds a lone surrogate (a `\\ud800` escape) that UTF-8 cannot hold."""
     try:
@@ -386,18 +399,24 @@ class CrawlReader(BaseDiskReader):
             yield self._stream_damage(path, e, line_no + 1, f"after line {line_no}")
 
     def _jsonl_record(self, path: str, line_no: int, fallback: str, raw: bytes) -> Document:
+        # a line rejected before it parses keeps its own id where one can be read off it (id = `file:line`)
+        salvaged = partial(salvage_id, raw, (self.keys["id_key"] or "id").rsplit(".", 1)[-1])
         if self._oversized(len(raw)):
-            return self._reject(path, fallback, line_no, "too_large", raw.decode("utf-8", "replace"))
+            return self._reject(
+                path, fallback, line_no, "too_large", raw.decode("utf-8", "replace"), source_id=salvaged()
+            )
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             logger.debug(f"{path}:{line_no}: bytes that are not UTF-8 at position {e.start}")
-            return self._reject(path, fallback, line_no, "invalid_utf8", raw.decode("utf-8", "replace"))
+            return self._reject(
+                path, fallback, line_no, "invalid_utf8", raw.decode("utf-8", "replace"), source_id=salvaged()
+            )
         try:
             data = json.loads(line)
         except (ValueError, RecursionError) as e:  # also nesting too deep, integers too long
             logger.debug(f"{path}:{line_no}: malformed JSON ({e})")
-            return self._reject(path, fallback, line_no, "malformed_json", line)
+            return self._reject(path, fallback, line_no, "malformed_json", line, source_id=salvaged())
         if not isinstance(data, dict):
             return self._reject(path, fallback, line_no, "not_an_object", line)
         return self._record_from_dict(path, fallback, line_no, data)

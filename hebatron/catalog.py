@@ -1,5 +1,5 @@
 """DuckDB views over a run's files: `curated`, `excluded`, `clusters`, `stats`, `drop_reasons`, `step_stats`,
-`shards`.
+`shards`, `contamination`, `token_ranges`, `lineage` (``hebatron.lineage``).
 
 Views read the Parquet files in place; nothing is copied. The files are the ones the stages recorded writing
 (``common.freshness``; a run from before records: the folder's files), each handed to DuckDB as itself
@@ -84,6 +84,30 @@ def _shard_files(run_dir: Path) -> list[Path] | None:
     return files
 
 
+def shard_extras(run_dir: Path) -> dict:
+    """The files beside the shards that views read: ``contamination`` (the audit's rows), ``decontaminated`` (rows
+    for ``excluded``) from the manifest, and ``lineage`` (tokenize's token ranges, from tokens.json)."""
+    extra: dict = {}
+    if (run_dir / "shards" / "manifest.json").is_file():
+        entry = read_manifest(run_dir).get("contamination") or {}
+        if "path" in entry:
+            extra["contamination"] = run_dir / "shards" / entry["path"]
+        if "decontaminated" in entry:
+            extra["decontaminated"] = run_dir / "shards" / entry["decontaminated"]["path"]
+    tokens = run_dir / "tokens" / "tokens.json"
+    if tokens.is_file():
+        summary = read_json(tokens, rerun=f"re-run `hebatron tokenize {run_dir}`")
+        files = [run_dir / "tokens" / p["lineage"] for p in summary.get("phases", {}).values() if p.get("lineage")]
+        if files:
+            extra["lineage"] = files
+    for name, value in extra.items():
+        for path in value if isinstance(value, list) else [value]:
+            if not path.is_file():
+                stage = "tokenize" if name == "lineage" else "shard"
+                raise MissingStageOutput(f"{path} is missing; re-run `hebatron {stage} {run_dir}`")
+    return extra
+
+
 def _rows(rows: list[dict], view: str) -> pa.Table:
     columns = _JSON_COLUMNS[view]
     if not rows:
@@ -126,6 +150,9 @@ def view_sources(run_dir: Path) -> dict[str, str | pa.Table]:
     views: dict[str, str | pa.Table] = {}
     found = {name: _folder_files(run_dir, name) for name in ("curated", "excluded")}
     found["shards"] = _shard_files(run_dir)
+    extra = shard_extras(run_dir)
+    if found["excluded"] is not None and "decontaminated" in extra:  # documents shard left out of every phase
+        found["excluded"] = [*found["excluded"], extra["decontaminated"]]
     for name, files in found.items():
         if files is None:
             continue
@@ -135,6 +162,10 @@ def view_sources(run_dir: Path) -> dict[str, str | pa.Table]:
             views[name] = _empty_schema(name).empty_table()
     if "curated" in views and "excluded" not in views:  # curate publishes both folders
         views["excluded"] = _empty_schema("excluded").empty_table()
+    if "contamination" in extra:
+        views["contamination"] = f"SELECT * FROM read_parquet({sql_files([extra['contamination']])})"
+    if "lineage" in extra:
+        views["token_ranges"] = f"SELECT * FROM read_parquet({sql_files(extra['lineage'])}, union_by_name=true)"
     views.update(_json_views(run_dir))
     return views
 
@@ -169,7 +200,7 @@ def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
     return list(con.sql(f"SELECT * FROM {view} LIMIT 0").columns)
 
 
-def _connect(views: dict[str, str | pa.Table]) -> duckdb.DuckDBPyConnection:
+def _connect(views: dict[str, str | pa.Table], run_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for name, source in views.items():
         if isinstance(source, str):
@@ -180,11 +211,19 @@ def _connect(views: dict[str, str | pa.Table]) -> duckdb.DuckDBPyConnection:
         "minhash_cluster_id" in _columns(con, v) for v in ("curated", "excluded")
     ):  # runs curated before cluster ids were kept have no such column, and no clusters view
         con.execute(f"CREATE VIEW clusters AS {CLUSTERS_VIEW}")
+    if run_dir is not None and {"curated", "excluded"} <= views.keys() and "source" in _columns(con, "curated"):
+        from hebatron.lineage import input_files, lineage_sql, shard_rows_sql
+
+        con.register("input_files", input_files(run_dir))
+        files = _shard_files(run_dir) if "shards" in views else None
+        if files:
+            con.execute(f"CREATE VIEW shard_rows AS {shard_rows_sql(files)}")
+        con.execute(f"CREATE VIEW lineage AS {lineage_sql(files, 'token_ranges' in views)}")
     return con
 
 
 def open_catalog(run_dir: Path) -> duckdb.DuckDBPyConnection:
-    return _connect(_views(Path(run_dir)))
+    return _connect(_views(Path(run_dir)), Path(run_dir))
 
 
 def _views(run_dir: Path) -> dict[str, str | pa.Table]:
@@ -198,7 +237,7 @@ def _views(run_dir: Path) -> dict[str, str | pa.Table]:
 
 def query(run_dir: Path, sql: str) -> tuple[list[str], list[tuple]]:
     views = _views(Path(run_dir))
-    con = _connect(views)
+    con = _connect(views, Path(run_dir))
     try:
         rel = con.sql(sql)
         return ([], []) if rel is None else (list(rel.columns), rel.fetchall())

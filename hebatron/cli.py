@@ -68,6 +68,33 @@ def sample_crawl(
     print_rows(["kind", "pages"], sorted(crawl.counts.items()))
 
 
+Decontaminate = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--decontaminate",
+        help="Index folder (hebatron decont-index) or benchmark JSONL: documents holding one of its n-grams go to "
+        "`excluded` as decontamination:<task>; repeatable.",
+    ),
+]
+
+
+@app.command("decont-index")
+def decont_index(
+    benchmarks: Annotated[
+        list[Path], typer.Argument(help="Benchmark JSONL files: `text`, or `query`/`answer`; task from `task` or stem.")
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Index folder to write.")],
+    ngrams: Annotated[int, typer.Option(help="Words per n-gram.")] = 12,
+) -> None:
+    """An n-gram index of benchmark text (datatrove's format, Hebrew-aware words) for --decontaminate."""
+    from curation.decont.index import build_index
+    from hebatron.tables import print_rows
+
+    meta = build_index(benchmarks, out, n_grams=ngrams)
+    print_rows(["task", "n-grams", "sources"], [(t, v["ngrams"], len(v["sources"])) for t, v in meta["tasks"].items()])
+    print(f"wrote {out}")
+
+
 @app.command()
 def curate(
     inputs: Annotated[
@@ -89,6 +116,7 @@ def curate(
     ] = None,
     id_key: Annotated[str | None, typer.Option(help="Field of the id, e.g. warc_headers.warc-record-id.")] = None,
     url_key: Annotated[str | None, typer.Option(help="Field of the URL, e.g. warc_headers.warc-target-uri.")] = None,
+    decontaminate: Decontaminate = None,
 ) -> None:
     """Extract, normalize, language-identify, quality-filter and deduplicate Hebrew web text."""
     from curation.executors import SlurmOptions
@@ -103,7 +131,7 @@ def curate(
         reader = _replace(cfg.reader, text_key=text_key, id_key=id_key, url_key=url_key)
     except ValueError as e:
         raise typer.BadParameter(str(e).replace("reader.", "--").replace("_key", "-key")) from None
-    cfg = dataclasses.replace(cfg, reader=reader)
+    cfg = dataclasses.replace(cfg, reader=reader, decontaminate=tuple(decontaminate or cfg.decontaminate))
     slurm = SlurmOptions(
         partition=slurm_partition,
         time=slurm_time,
@@ -212,10 +240,15 @@ def shard(
             "this run's removal rates; --rehydrate fineweb2-heb (or fineweb2-heb-3 … -10) FineWeb-2's Hebrew weights.",
         ),
     ] = None,
+    decontaminate: Decontaminate = None,
+    audit: Annotated[
+        list[str] | None,
+        typer.Option(help="Index or benchmark file to report overlap with (besides the eval sets); repeatable."),
+    ] = None,
 ) -> None:
     """Write per-phase Parquet shards mixed with English anchors, RUN/shards/manifest.json and RUN/tokenizer/."""
     from hebatron.recipes import load_recipe
-    from hebatron.tables import print_shards
+    from hebatron.tables import print_contamination, print_shards
     from shards.run import shard_run
 
     r = load_recipe(recipe)
@@ -227,8 +260,12 @@ def shard(
         allow_repeat=allow_repeat or None,
         anchor_ratio=_numbers(anchor_ratio, "--anchor-ratio", 3, "0.3,0.2,0.1"),
         rehydrate=rehydrate,
+        decontaminate=tuple(decontaminate) if decontaminate else None,
+        audit=tuple(audit) if audit else None,
     )
-    print_shards(shard_run(run, anchor, cfg, recipe_name=r.name, progress=True), _cutoffs(run))
+    manifest = shard_run(run, anchor, cfg, recipe_name=r.name, progress=True)
+    print_shards(manifest, _cutoffs(run))
+    print_contamination(manifest)
 
 
 @app.command()
@@ -266,7 +303,10 @@ def stats(run: Annotated[Path, typer.Argument(help="Run directory.")]) -> None:
     if cut is not None:
         print_phases(cut)
     if (run / "shards" / "manifest.json").is_file():
+        from hebatron.tables import print_contamination
+
         print_shards(read_manifest(run), cut)
+        print_contamination(read_manifest(run))
 
 
 @app.command()
@@ -275,7 +315,8 @@ def sql(
     query_text: Annotated[str, typer.Argument(metavar="SQL", help="Any SQL over the run's views.")],
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
-    """Run SQL over the views curated, excluded, stats, drop_reasons, step_stats, shards."""
+    """Run SQL over the views curated, excluded, stats, drop_reasons, step_stats, shards, clusters, contamination,
+    token_ranges, lineage."""
     from hebatron.catalog import query
 
     columns, rows = query(run, query_text)
@@ -291,6 +332,21 @@ def sql(
         from hebatron.tables import print_rows
 
         print_rows(columns, rows)
+
+
+@app.command()
+def trace(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="A curated/excluded id, a shard row id or an input id.")],
+) -> None:
+    """Where a document came from and went: source file and position, fate, cluster, phase, shard, token range."""
+    from hebatron.lineage import trace as trace_rows
+
+    rows = trace_rows(run, doc_id)
+    if not rows:
+        raise typer.BadParameter(f"{doc_id!r} is no document, shard row or input id of {run}")
+    for row in rows:
+        print("\n".join(f"{k:>24}: {v}" for k, v in row.items() if v not in (None, [])) + "\n")
 
 
 def _cutoffs(run: Path) -> dict | None:

@@ -2,7 +2,8 @@
 
 Sections appear for what the run has: the curation funnel and drops per reason, the language-ID score
 histogram, the perplexity histogram with the phase cutoffs, documents and tokens per phase with the anchor
-share, training loss per step coloured by phase, Hebrew and English eval loss after each phase, and the
+share, the contamination audit (a warning when he_loss or en_loss is measured on text the phases overlap),
+training loss per step coloured by phase, Hebrew and English eval loss after each phase, and the
 curriculum ablation table.
 """
 
@@ -330,7 +331,10 @@ def _write_report(
     if (run / "cutoffs.json").is_file():
         sections.append(perplexity_section(run))
     if (run / "shards" / "manifest.json").is_file():
+        from hebatron.contamination import contamination_section
+
         sections.append(shards_section(run))
+        sections.append(contamination_section(run, train_dirs or [], _table))
     for train_dir in train_dirs or []:
         if (train_dir / "metrics.jsonl").is_file():
             sections.append(training_section(train_dir))

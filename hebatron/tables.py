@@ -127,3 +127,16 @@ def print_rows(columns: list[str], rows: list[tuple]) -> None:
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def print_contamination(manifest: dict) -> None:
+    """The audit: per phase and task, the documents and tokens sharing an n-gram with it."""
+    from hebatron.contamination import contamination_rows
+
+    rows = contamination_rows(manifest)
+    if not rows:
+        return
+    table = Table("phase", "task", "documents", "tokens", "hebrew", "anchor", title="Contamination (n-gram overlap)")
+    for k, task, docs, tokens, he, en in rows:
+        table.add_row(k, task, f"{docs:,}", f"{tokens:,}", f"{he:,}", f"{en:,}")
+    console.print(table)

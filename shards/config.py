@@ -40,6 +40,12 @@ class ShardConfig:
     Off by default."""
     rehydrate_max_repetitions: int = 5
     """Most repetitions of a document when the weights come from the run itself (FineWeb-2 publishes 3..10)."""
+    decontaminate: tuple[str, ...] = ()
+    """Decontamination index folders (`hebatron decont-index`) or benchmark JSONL files: a curated document
+    holding one of their n-grams is left out of every phase (``shards/decontaminated.parquet``, in ``excluded``)."""
+    audit: tuple[str, ...] = ()
+    """More indexes or benchmark files to report overlap with (manifest ``contamination``) without removing
+    anything; the held-out eval sets (``eval-he``, ``eval-en``) are always audited."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.heldout_anchor_share) < 0.5:
@@ -69,6 +75,11 @@ class ShardConfig:
         if not isinstance(self.allow_repeat, bool):
             raise ValueError(f"allow_repeat must be true or false, got {self.allow_repeat!r}")
         self._check_rehydrate()
+        for name in ("decontaminate", "audit"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str | Path) for v in value):
+                raise ValueError(f"{name} must be a list of index folders or benchmark files, got {value!r}")
+            setattr(self, name, tuple(str(v) for v in value))
         if self.tokenizer is not None:
             self.tokenizer = Path(self.tokenizer)
             if self.tokenizer.suffix not in (".json", ".model"):

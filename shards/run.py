@@ -53,13 +53,14 @@ from common.progress import progress_bar
 from shards.anchors import AnchorFile, check_anchors, discover_anchors, iter_anchor_batches, language_model
 from shards.card import write_card
 from shards.config import ShardConfig
+from shards.contamination import REMOVED_FILE, audit, audit_index, decontaminate, fingerprint
 from shards.mix import PhaseDraw, draw_anchors, shuffle_positions
 from shards.spill import ShuffleWriter
 from shards.tokenizer import TextTokenizer, load_tokenizer, train_bpe
 
 __all__ = ["PHASES", "RunNotScoredError", "scored_files", "shard_run"]
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 
 
 class RunNotScoredError(HebatronError, FileNotFoundError):
@@ -177,10 +178,13 @@ def _count_anchors(anchors: list[AnchorFile], tok: TextTokenizer, advance) -> _P
     return _Pool(np.concatenate(tokens), np.concatenate(chars))
 
 
-def _count_hebrew(files: list[Path], tok: TextTokenizer, advance, weights: _Weights | None = None) -> _Hebrew:
+def _count_hebrew(
+    files: list[Path], tok: TextTokenizer, advance, weights: _Weights | None = None, removed: list | None = None
+) -> _Hebrew:
+    """REMOVED: per file, a mask of decontaminated documents (0 copies: in no phase)."""
     out = _Hebrew([], [], [], [], [])
     seen = dict.fromkeys(PHASES, 0)
-    for path in files:
+    for f, path in enumerate(files):
         phases, tokens, chars, copies = [], [], [], []
         for batch in _iter_curated(path, ["text", "phase", "id"]):
             texts = [t or "" for t in batch.column(0).to_pylist()]
@@ -198,6 +202,8 @@ def _count_hebrew(files: list[Path], tok: TextTokenizer, advance, weights: _Weig
             advance(len(texts))
         phase = np.concatenate(phases) if phases else np.zeros(0, np.int8)
         copy = np.concatenate(copies) if copies else np.zeros(0, np.int64)
+        if removed is not None:
+            copy = np.where(removed[f], 0, copy)
         row = np.zeros(len(phase), np.int64)
         for k in PHASES:
             sel = phase == k
@@ -226,7 +232,7 @@ def _write_hebrew(
                 if sel.any():
                     part = batch.filter(pa.array(sel))
                     ids = part.column(0)
-                    if (copies[sel] > 1).any():  # rehydration: w rows per document, in a row of its phase each
+                    if (copies[sel] != 1).any():  # rehydration (w rows per document) or decontamination (0)
                         part, ids, row = _expand(part, copies[sel], rows[sel])
                     else:
                         row = rows[sel]
@@ -368,6 +374,7 @@ def _plan(
 
     cfg = asdict(config)
     cfg["tokenizer"] = None if config.tokenizer is None else {"sha256": file_sha256(config.tokenizer)}
+    cfg["decontaminate"], cfg["audit"] = fingerprint(config.decontaminate), fingerprint(config.audit)
     return {
         "version": PLAN_VERSION,
         "config": json.loads(json.dumps(cfg)),
@@ -404,8 +411,23 @@ def _record(run_dir: Path, files: list[Path], manifest: dict) -> None:
     with its sha256), the held-out anchors and the tokenizer."""
     shards = run_dir / "shards"
     written = [shards / "manifest.json", shards / "README.md", shards / manifest["eval"]["anchor"]["path"]]
+    contamination = manifest.get("contamination", {})
+    written += [shards / contamination["path"]] if "path" in contamination else []
+    written += [shards / contamination["decontaminated"]["path"]] if "decontaminated" in contamination else []
     written.append(run_dir / manifest["tokenizer"]["path"])
     record_stage(run_dir, "shard", reads=[*files, run_dir / "cutoffs.json"], writes=written)
+
+
+def _decontaminate(files: list[Path], config: ShardConfig, out: Path, start, n_docs: int):
+    """(per-file masks of the documents removed, the manifest's ``decontaminated`` entry); (None, None) without
+    ``decontaminate``."""
+    if not config.decontaminate:
+        return None, None
+    from curation.decont.index import open_indexes
+
+    index = open_indexes(config.decontaminate)
+    masks, per_task = decontaminate(files, index, out / REMOVED_FILE, start("decontaminating", n_docs))
+    return masks, {"path": REMOVED_FILE, "sources": list(config.decontaminate), "documents": per_task}
 
 
 def _role(documents: int, characters: int, tokens: int, repeated: int) -> dict:
@@ -446,9 +468,12 @@ def shard_run(
                 (b.column(0).to_pylist() for f in files for b in _iter_curated(f, ["text"])),
                 start("checking anchors", len(anchor_files)),
             )
+            out = staging / "shards"
+            out.mkdir()
+            removed, decontaminated = _decontaminate(files, config, out, start, n_docs)
             tok = _tokenizer(staging, files, anchor_files, config, start)
             pool = _count_anchors(anchor_files, tok, start("counting anchor tokens", len(anchor_files)))
-            hebrew = _count_hebrew(files, tok, start("counting Hebrew tokens", n_docs), weights)
+            hebrew = _count_hebrew(files, tok, start("counting Hebrew tokens", n_docs), weights, removed)
             phase = np.concatenate(hebrew.phase)
             copies = np.concatenate(hebrew.copies)
             h_tokens = np.concatenate(hebrew.tokens)  # of one copy
@@ -471,7 +496,6 @@ def shard_run(
 
             writer = ShuffleWriter(staging, config.shard_rows)
             _write_hebrew(files, hebrew, positions, writer, start("writing Hebrew rows", n_docs))
-            out = staging / "shards"
             (out / "eval").mkdir(parents=True)
             _write_anchors(
                 anchor_files,
@@ -487,7 +511,7 @@ def shard_run(
             for k, d in zip(PHASES, draws, strict=True):
                 sel = per_phase[k]
                 w = copies[sel]
-                before = int(sel.sum())
+                before = int((w > 0).sum())  # documents of the phase (a decontaminated one has 0 copies)
                 h = _role(
                     hebrew_rows[k],
                     int((h_chars[sel] * w).sum()),
@@ -535,6 +559,16 @@ def shard_run(
                     }
                 },
             }
+            held = pq.read_table(out / "eval" / "anchor.parquet", columns=["text"]).column(0).to_pylist()
+            manifest["contamination"] = audit(
+                out,
+                phases,
+                audit_index(held, config.audit + config.decontaminate),
+                lambda texts: _count_tokens(tok, texts),
+                start("contamination audit", sum(n_rows.values())),
+            )
+            if decontaminated is not None:
+                manifest["contamination"]["decontaminated"] = decontaminated
             shutil.rmtree(staging / "spill", ignore_errors=True)
             write_json_atomic(out / "manifest.json", manifest)
             write_json_atomic(out / "plan.json", plan)

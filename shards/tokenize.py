@@ -7,6 +7,9 @@ tokenizer's end-of-document token, token ids as ``uint16`` when the vocabulary a
 sha256); the shards are checked against the manifest's sha256 first. Token totals — end-of-document tokens
 included — equal the manifest's ``tokens``; a difference is an error, never a silent mismatch.
 
+``RUN/tokens/phase-k/lineage.parquet`` (``shards.lineage``) says where each shard row's tokens are: its
+``.bin`` prefix, its document number there and its first token and token count.
+
 ``RUN/tokens/tokens.json`` summarizes: per phase and role the prefix, documents and tokens, and the
 ``blend`` to hand Megatron (``[weight, prefix, weight, prefix]`` with token-share weights, prefixes relative to
 ``RUN/tokens``). A role without documents in a phase (anchor ratio 0, or an empty phase) gets no files — its
@@ -31,6 +34,7 @@ from common.freshness import check_fresh, current_sha256, record_stage, recorded
 from common.layout import BATCH_ROWS, ROLES, read_manifest
 from common.progress import progress_bar
 from common.sources import heldout_hebrew_documents
+from shards.lineage import LINEAGE_FILE, Lineage
 from shards.tokenizer import TextTokenizer, load_tokenizer
 
 __all__ = ["ROLES", "TokenizeError", "read_manifest", "tokenize_run"]
@@ -69,28 +73,35 @@ def _check_shards(run_dir: Path, manifest: dict, advance) -> None:
 
 
 def _tokenize_phase(
-    shard_dir: Path, files: list[dict], tok: TextTokenizer, prefixes: dict[str, Path], dtype, advance
+    shard_dir: Path, files: list[dict], tok: TextTokenizer, prefixes: dict[str, Path], dtype, advance, lineage=None
 ) -> dict[str, dict]:
     """Tokenize one phase's shards into a dataset per role; a role without documents gets no files (Megatron
-    cannot map an empty ``.bin``)."""
+    cannot map an empty ``.bin``). LINEAGE (a ``Lineage``) is told where each row's tokens went."""
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
     builders: dict[str, IndexedDatasetBuilder] = {}
     counts = {r: {"documents": 0, "tokens": 0} for r in ROLES}
     for f in files:
+        row = 0
         for batch in pq.ParquetFile(shard_dir / f["path"]).iter_batches(
-            batch_size=BATCH_ROWS, columns=["text", "role"]
+            batch_size=BATCH_ROWS, columns=["text", "role", "id"]
         ):
             texts, roles = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-            for role, ids in zip(roles, tok.encode_batch(texts), strict=True):
+            doc_ids = batch.column(2).to_pylist()
+            for role, ids, doc_id in zip(roles, tok.encode_batch(texts), doc_ids, strict=True):
                 if role not in counts:
                     raise TokenizeError(f"{shard_dir / f['path']}: unknown role {role!r} (expected {ROLES})")
                 if role not in builders:
                     builders[role] = IndexedDatasetBuilder(f"{prefixes[role]}.bin", dtype=dtype)
                 doc = np.asarray([*ids, tok.eod_id], dtype=dtype)
                 builders[role].add_document(doc, [doc.size])
+                if lineage is not None:
+                    lineage.add(
+                        doc_id, f["path"], row, role, counts[role]["documents"], counts[role]["tokens"], doc.size
+                    )
                 counts[role]["documents"] += 1
                 counts[role]["tokens"] += int(doc.size)
+                row += 1
             advance(batch.num_rows)
     for role, builder in builders.items():
         builder.finalize(f"{prefixes[role]}.idx")
@@ -193,7 +204,8 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
             for k, phase in sorted(manifest["phases"].items()):
                 (staging / f"phase-{k}").mkdir()
                 prefixes = {r: staging / f"phase-{k}" / r for r in ROLES}
-                counts = _tokenize_phase(run_dir / "shards", phase["files"], tok, prefixes, dtype, advance)
+                lineage = Lineage(int(k))
+                counts = _tokenize_phase(run_dir / "shards", phase["files"], tok, prefixes, dtype, advance, lineage)
                 for role in ROLES:
                     want = {key: phase[role][key] for key in ("documents", "tokens")}
                     if counts[role] != want:
@@ -206,6 +218,7 @@ def tokenize_run(run_dir: Path, *, tokenizer: Path | None = None, progress: bool
                     r: {"prefix": f"phase-{k}/{r}" if counts[r]["documents"] else None, **counts[r]} for r in ROLES
                 }
                 entry["anchor_ratio"] = round(counts["anchor"]["tokens"] / total, 6) if total else 0.0
+                entry["lineage"] = lineage.write(staging, f"phase-{k}/{LINEAGE_FILE}")
                 entry["blend"] = [
                     x
                     for r in ROLES

@@ -46,7 +46,7 @@ def test_every_record_accounted_for_with_the_contract_columns(crawl, curated_run
         "source_cluster_size",
     ]
     exc = con.sql(f"SELECT * FROM read_parquet('{run}/excluded/*.parquet')")
-    assert exc.columns[-1] == "filter_reason"
+    assert exc.columns[-2:] == ["filter_reason", "matched_ngram"]
     ids = [
         r[0]
         for r in con.sql(

@@ -99,9 +99,10 @@ def _json_line(rng: random.Random, new_id, large_bytes: int) -> tuple[bytes, str
     if rng.random() < 0.5:  # a well-formed record without usable text: its id is known
         value = rng.choice([None, 3, 2.5, ["a"], {"a": 1}, "", "   ", "\ud800 lone surrogate", "א" * large_bytes])
         rec = {"id": sid, "text": value} if value is not None or rng.random() < 0.5 else {"id": sid}
-        oversized = isinstance(value, str) and len(value) > 1000  # refused before it is parsed: no id known
-        return (json.dumps(rec) + "\n").encode(), None if oversized else sid, None, "rejected"
-    return bad, None, None, "rejected"
+        # refused before it is parsed (oversized) or not: its id is read off the line either way
+        return (json.dumps(rec) + "\n").encode(), sid, None, "rejected"
+    # a line that does not parse keeps the id that can be read off it
+    return bad, "x" if bad.startswith(b'{"id": "x"') else None, None, "rejected"
 
 
 def write_jsonl(path: Path, rng: random.Random, new_id, *, n: int, large_bytes: int) -> Corpus:

@@ -242,5 +242,8 @@ def test_with_nothing_excluded_the_readme_queries_work(news_docs, tmp_path):
     assert "curated 8 of 8 input records" in hebatron("stats", run).stdout
     excluded, curated = query(run, "DESCRIBE excluded")[1], query(run, "DESCRIBE curated")[1]
     assert [c[0] for c in excluded] == EXCLUDED_SCHEMA.names
-    assert excluded[:-1] == curated and excluded[-1][:2] == ("filter_reason", "VARCHAR")
+    assert excluded[:-2] == curated and [c[:2] for c in excluded[-2:]] == [
+        ("filter_reason", "VARCHAR"),
+        ("matched_ngram", "VARCHAR"),
+    ]
     assert query(run, "SELECT * FROM drop_reasons") == (["filter_reason", "documents", "characters"], [])

@@ -98,7 +98,7 @@ def test_anchor_rows(sharded, anchors) -> None:
 def test_manifest_schema_and_files(sharded, scored_run) -> None:
     run, manifest = sharded
     assert manifest == json.loads((run / "shards" / "manifest.json").read_text())
-    assert set(manifest) == {"phases", "cutoffs", "recipe", "tokenizer", "eval", "anchors_excluded"}
+    assert set(manifest) == {"phases", "cutoffs", "recipe", "tokenizer", "eval", "anchors_excluded", "contamination"}
     assert manifest["anchors_excluded"] == {}  # the English sample set loses nothing
     assert manifest["cutoffs"] == json.loads((scored_run / "cutoffs.json").read_text())["cutoffs"]
     assert manifest["recipe"] == RECIPE
@@ -130,7 +130,7 @@ def test_manifest_schema_and_files(sharded, scored_run) -> None:
         for role, text in zip(table.column("role").to_pylist(), table.column("text").to_pylist(), strict=True):
             chars[role] += len(text)
         assert chars == {"hebrew": phase["hebrew"]["characters"], "anchor": phase["anchor"]["characters"]}
-    assert sorted(listed) == [p for p in on_disk if not p.startswith("eval/")]
+    assert sorted(listed) == [p for p in on_disk if p.startswith("phase-")]  # besides: eval/, the audit
 
 
 def test_shards_are_shuffled(sharded) -> None:
