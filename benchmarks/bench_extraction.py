@@ -141,7 +141,13 @@ def main() -> None:
         cells = []
         for n in names:
             c, t, hit, got, true, low, empty = results[n][key]
-            cells += [f"{1000 * t / c:.2f}", f"{hit / max(got, 1):.3f}", f"{hit / max(true, 1):.3f}", str(low), str(empty)]
+            cells += [
+                f"{1000 * t / c:.2f}",
+                f"{hit / max(got, 1):.3f}",
+                f"{hit / max(true, 1):.3f}",
+                str(low),
+                str(empty),
+            ]
         print(f"| {key} | {results[names[0]][key][0]} | " + " | ".join(cells) + " |")
 
 

@@ -79,7 +79,6 @@ class HtmlExtractor(Trafilatura):
                     writer.write(doc, rank)
 
 
-
 _SEPARATORS = r"(?:[^\w<&]|&\w+;|&#\d+;)*"
 _LINK_ONLY = re.compile(rf"{_SEPARATORS}(?:<a\b[^>]*>[^<]*</a>{_SEPARATORS})+")
 _TAG = re.compile(r"<[^>]*>")
