@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,9 @@ def main() -> None:
     ap.add_argument("--pipelines", default="hebatron,datatrove-fineweb2")
     ap.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="run the pipelines this many times, interleaved; medians are reported"
+    )
     args = ap.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="hebatron-bench-"))
@@ -119,18 +123,26 @@ def main() -> None:
         else split_warc(crawl_dir / "crawl.warc.gz", work / f"split-{args.split}", args.split)
     )
     pages = sum(1 for _ in open(labels))
-    results = {}
-    for name in args.pipelines.split(","):
-        out = work / ("hebatron" if name == "score" else name)
-        r = run_child(name, files, out, args.workers)
-        if name == "score":
-            cut = json.loads((out / "cutoffs.json").read_text())
-            r["documents_per_s"] = round(cut["documents"]["scored"] / r["wall_s"], 1)
-        else:
+    results: dict[str, dict] = {}
+    walls: dict[str, list[float]] = {}
+    for rep in range(args.repeat):
+        for name in args.pipelines.split(","):
+            suffix = f"-{rep}" if args.repeat > 1 else ""
+            out = work / (("hebatron" if name == "score" else name) + suffix)
+            r = run_child(name, files, out, args.workers)
+            walls.setdefault(name, []).append(r["wall_s"])
+            if name == "score":
+                cut = json.loads((out / "cutoffs.json").read_text())
+                r["documents_per_s"] = round(cut["documents"]["scored"] / r["wall_s"], 1)
+            else:
+                r |= evaluate(str(out / "curated" / "*.parquet"), labels)
+            results[name] = r
+            print(f"{name}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}", flush=True)
+    for name, r in results.items():
+        r["wall_s"] = round(statistics.median(walls[name]), 1)
+        r["wall_s_runs"] = walls[name]
+        if name != "score":
             r["pages_per_s_per_core"] = round(pages / r["wall_s"] / min(args.workers, os.cpu_count() or 1), 1)
-            r |= evaluate(str(out / "curated" / "*.parquet"), labels)
-        results[name] = r
-        print(f"{name}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}", flush=True)
     cols = [
         "wall_s",
         "pages_per_s_per_core",
@@ -143,14 +155,16 @@ def main() -> None:
         "duplicate_groups_resolved",
         "unique_ids",
     ]
-    print(f"\n{pages} pages in {args.split} WARC file(s), {args.workers} worker(s)\n")
+    print(f"\n{pages} pages in {args.split} WARC file(s), {args.workers} worker(s), wall_s: median of {args.repeat}\n")
     print("| pipeline | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for name, r in results.items():
         print(f"| {name} | " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
     if "hebatron" in results and "datatrove-fineweb2" in results:
         ratio = results["hebatron"]["wall_s"] / results["datatrove-fineweb2"]["wall_s"]
-        print(f"\ntime ratio hebatron / datatrove-fineweb2: {ratio:.2f}")
+        print(f"\ntime ratio hebatron / datatrove-fineweb2 (medians of {args.repeat}): {ratio:.2f}")
+        per_run = [a / b for a, b in zip(walls["hebatron"], walls["datatrove-fineweb2"], strict=True)]
+        print("per interleaved run: " + ", ".join(f"{x:.2f}" for x in per_run))
     if args.json:
         args.json.write_text(
             json.dumps({"pages": pages, "split": args.split, "workers": args.workers, "results": results}, indent=2)
