@@ -2,8 +2,9 @@
 
 Builds a sample crawl with the sample-crawl generator (or takes --crawl DIR with crawl.warc.gz + labels.jsonl),
 optionally splits it into --split WARC files (datatrove parallelizes over files), runs each pipeline in a
-child process on the same input, and prints a markdown table: wall time, pages/s per core, peak RSS of the
-process tree, and the quality figures measured against the crawl's labels.
+child process on the same input, and prints a markdown table: wall time, CPU seconds (user + system, of the
+child and the processes it waited for: steadier than wall time when other work shares the machine), pages/s per
+core, peak RSS of the process tree, and the quality figures measured against the crawl's labels.
 
 Pipelines: hebatron (local executor), hebatron-ray (Ray executor), datatrove-fineweb2 (the baseline), and
 score (difficulty scoring of hebatron's output, timed on its own).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,6 +62,7 @@ def tree_rss(proc: psutil.Process) -> int:
 def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / f"{out.name}.log", "wb")  # a file, not a pipe: datatrove logs a lot
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", PRELUDE + CHILD[name], str(crawl_files), str(out), str(workers)],
@@ -72,11 +75,13 @@ def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
         peak = max(peak, tree_rss(ps))
         time.sleep(0.1)
     wall = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and the processes it waited for
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     log.close()
     if proc.returncode != 0:
         tail = (out.parent / f"{out.name}.log").read_bytes()[-3000:].decode(errors="replace")
         raise RuntimeError(f"{name} failed: {tail}")
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 2**20)}
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mib": round(peak / 2**20)}
 
 
 def split_warc(warc: Path, out_dir: Path, parts: int) -> Path:
@@ -125,12 +130,14 @@ def main() -> None:
     pages = sum(1 for _ in open(labels))
     results: dict[str, dict] = {}
     walls: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     for rep in range(args.repeat):
         for name in args.pipelines.split(","):
             suffix = f"-{rep}" if args.repeat > 1 else ""
             out = work / (("hebatron" if name == "score" else name) + suffix)
             r = run_child(name, files, out, args.workers)
             walls.setdefault(name, []).append(r["wall_s"])
+            cpus.setdefault(name, []).append(r["cpu_s"])
             if name == "score":
                 cut = json.loads((out / "cutoffs.json").read_text())
                 r["documents_per_s"] = round(cut["documents"]["scored"] / r["wall_s"], 1)
@@ -141,10 +148,13 @@ def main() -> None:
     for name, r in results.items():
         r["wall_s"] = round(statistics.median(walls[name]), 1)
         r["wall_s_runs"] = walls[name]
+        r["cpu_s"] = round(statistics.median(cpus[name]), 1)
+        r["cpu_s_runs"] = cpus[name]
         if name != "score":
             r["pages_per_s_per_core"] = round(pages / r["wall_s"] / min(args.workers, os.cpu_count() or 1), 1)
     cols = [
         "wall_s",
+        "cpu_s",
         "pages_per_s_per_core",
         "documents_per_s",
         "peak_rss_mib",
@@ -165,6 +175,8 @@ def main() -> None:
         print(f"\ntime ratio hebatron / datatrove-fineweb2 (medians of {args.repeat}): {ratio:.2f}")
         per_run = [a / b for a, b in zip(walls["hebatron"], walls["datatrove-fineweb2"], strict=True)]
         print("per interleaved run: " + ", ".join(f"{x:.2f}" for x in per_run))
+        cpu_ratio = results["hebatron"]["cpu_s"] / results["datatrove-fineweb2"]["cpu_s"]
+        print(f"CPU time ratio (medians; steadier than wall time on a loaded machine): {cpu_ratio:.2f}")
     if args.json:
         args.json.write_text(
             json.dumps({"pages": pages, "split": args.split, "workers": args.workers, "results": results}, indent=2)
