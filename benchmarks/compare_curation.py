@@ -2,8 +2,9 @@
 
 Builds a sample crawl with the sample-crawl generator (or takes --crawl DIR with crawl.warc.gz + labels.jsonl),
 optionally splits it into --split WARC files (datatrove parallelizes over files), runs each pipeline in a
-child process on the same input, and prints a markdown table: wall time, pages/s per core, peak RSS of the
-process tree, and the quality figures measured against the crawl's labels.
+child process on the same input, and prints a markdown table: wall time, CPU seconds (user + system, of the
+child and the processes it waited for: steadier than wall time when other work shares the machine), pages/s per
+core, peak RSS of the process tree, and the quality figures measured against the crawl's labels.
 
 Pipelines: hebatron (local executor), hebatron-ray (Ray executor), datatrove-fineweb2 (the baseline), and
 score (difficulty scoring of hebatron's output, timed on its own).
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +62,7 @@ def tree_rss(proc: psutil.Process) -> int:
 def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / f"{out.name}.log", "wb")  # a file, not a pipe: datatrove logs a lot
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", PRELUDE + CHILD[name], str(crawl_files), str(out), str(workers)],
@@ -71,11 +75,13 @@ def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
         peak = max(peak, tree_rss(ps))
         time.sleep(0.1)
     wall = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and the processes it waited for
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     log.close()
     if proc.returncode != 0:
         tail = (out.parent / f"{out.name}.log").read_bytes()[-3000:].decode(errors="replace")
         raise RuntimeError(f"{name} failed: {tail}")
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 2**20)}
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mib": round(peak / 2**20)}
 
 
 def split_warc(warc: Path, out_dir: Path, parts: int) -> Path:
@@ -106,6 +112,9 @@ def main() -> None:
     ap.add_argument("--pipelines", default="hebatron,datatrove-fineweb2")
     ap.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="run the pipelines this many times, interleaved; medians are reported"
+    )
     args = ap.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="hebatron-bench-"))
@@ -119,20 +128,33 @@ def main() -> None:
         else split_warc(crawl_dir / "crawl.warc.gz", work / f"split-{args.split}", args.split)
     )
     pages = sum(1 for _ in open(labels))
-    results = {}
-    for name in args.pipelines.split(","):
-        out = work / ("hebatron" if name == "score" else name)
-        r = run_child(name, files, out, args.workers)
-        if name == "score":
-            cut = json.loads((out / "cutoffs.json").read_text())
-            r["documents_per_s"] = round(cut["documents"]["scored"] / r["wall_s"], 1)
-        else:
+    results: dict[str, dict] = {}
+    walls: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
+    for rep in range(args.repeat):
+        for name in args.pipelines.split(","):
+            suffix = f"-{rep}" if args.repeat > 1 else ""
+            out = work / (("hebatron" if name == "score" else name) + suffix)
+            r = run_child(name, files, out, args.workers)
+            walls.setdefault(name, []).append(r["wall_s"])
+            cpus.setdefault(name, []).append(r["cpu_s"])
+            if name == "score":
+                cut = json.loads((out / "cutoffs.json").read_text())
+                r["documents_per_s"] = round(cut["documents"]["scored"] / r["wall_s"], 1)
+            else:
+                r |= evaluate(str(out / "curated" / "*.parquet"), labels)
+            results[name] = r
+            print(f"{name}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}", flush=True)
+    for name, r in results.items():
+        r["wall_s"] = round(statistics.median(walls[name]), 1)
+        r["wall_s_runs"] = walls[name]
+        r["cpu_s"] = round(statistics.median(cpus[name]), 1)
+        r["cpu_s_runs"] = cpus[name]
+        if name != "score":
             r["pages_per_s_per_core"] = round(pages / r["wall_s"] / min(args.workers, os.cpu_count() or 1), 1)
-            r |= evaluate(str(out / "curated" / "*.parquet"), labels)
-        results[name] = r
-        print(f"{name}: {json.dumps({k: v for k, v in r.items() if not isinstance(v, dict)})}", flush=True)
     cols = [
         "wall_s",
+        "cpu_s",
         "pages_per_s_per_core",
         "documents_per_s",
         "peak_rss_mib",
@@ -143,14 +165,18 @@ def main() -> None:
         "duplicate_groups_resolved",
         "unique_ids",
     ]
-    print(f"\n{pages} pages in {args.split} WARC file(s), {args.workers} worker(s)\n")
+    print(f"\n{pages} pages in {args.split} WARC file(s), {args.workers} worker(s), wall_s: median of {args.repeat}\n")
     print("| pipeline | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for name, r in results.items():
         print(f"| {name} | " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
     if "hebatron" in results and "datatrove-fineweb2" in results:
         ratio = results["hebatron"]["wall_s"] / results["datatrove-fineweb2"]["wall_s"]
-        print(f"\ntime ratio hebatron / datatrove-fineweb2: {ratio:.2f}")
+        print(f"\ntime ratio hebatron / datatrove-fineweb2 (medians of {args.repeat}): {ratio:.2f}")
+        per_run = [a / b for a, b in zip(walls["hebatron"], walls["datatrove-fineweb2"], strict=True)]
+        print("per interleaved run: " + ", ".join(f"{x:.2f}" for x in per_run))
+        cpu_ratio = results["hebatron"]["cpu_s"] / results["datatrove-fineweb2"]["cpu_s"]
+        print(f"CPU time ratio (medians; steadier than wall time on a loaded machine): {cpu_ratio:.2f}")
     if args.json:
         args.json.write_text(
             json.dumps({"pages": pages, "split": args.split, "workers": args.workers, "results": results}, indent=2)

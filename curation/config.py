@@ -84,14 +84,20 @@ class ReaderConfig:
 
 @dataclass(kw_only=True, slots=True)
 class ExtractConfig:
+    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    """Main-text extractor: Resiliparse (≈ 15× faster; same word recall or better and 2 points less precision on
+    the sample crawl's templates, benchmarks/bench_extraction.py) or trafilatura (FineWeb-2's, in a sandbox
+    process with the time limit below; recipe `trafilatura`)."""
     timeout_s: float = 5.0
-    """Per-page extraction time limit; slower pages are excluded as `extraction:timeout`."""
+    """Per-page time limit of trafilatura; slower pages are excluded as `extraction:timeout`."""
     favour_precision: bool = True
     """trafilatura's precision mode: less boilerplate, occasionally less text."""
     remove_symbol_lines: bool = True
     """Drop lines made only of punctuation (`|`, `»`, `***`): residue of menus and bylines in table layouts."""
 
     def __post_init__(self) -> None:
+        if self.extractor not in ("resiliparse", "trafilatura"):
+            raise ValueError(f"extract.extractor must be 'resiliparse' or 'trafilatura', got {self.extractor!r}")
         if not self.timeout_s > 0:
             raise ValueError(f"extract.timeout_s must be positive, got {self.timeout_s}")
 
@@ -113,9 +119,17 @@ class LanguageConfig:
     threshold: float = 0.8
     """Minimum lid.176 score of a kept label, calibrated by benchmarks/calibrate_lid.py on labelled
     Hebrew/non-Hebrew text (FineWeb-2's 0.9 was set for GlotLID, which no package ships)."""
+    prefix_chars: int | None = 1000
+    """Identify the language on the text's first this many characters (cut at a space): fastText's cost grows
+    with the text, its score barely does (BENCHMARKS.md). null: the whole text."""
+    prefix_margin: float = 0.15
+    """A prefix whose score lies within this of the threshold is not trusted: the whole text decides."""
 
     def __post_init__(self) -> None:
         _check_fraction("language", "threshold", self.threshold)
+        _check_fraction("language", "prefix_margin", self.prefix_margin)
+        if self.prefix_chars is not None and self.prefix_chars < 1:
+            raise ValueError(f"language.prefix_chars must be >= 1 or null, got {self.prefix_chars}")
         if not self.keep:
             raise ValueError("language.keep must name at least one language")
 

@@ -86,6 +86,8 @@ class LanguageID(BaseFilter):
         config = config or LanguageConfig()
         self.keep = tuple(config.keep)
         self.threshold = config.threshold
+        self.prefix_chars = config.prefix_chars
+        self.prefix_margin = config.prefix_margin
         self.predictor = LocalFT176(model_path or lid_model_path())
 
     def predict(self, text: str) -> tuple[str, float, dict[str, float]]:
@@ -93,11 +95,27 @@ class LanguageID(BaseFilter):
         (lang, score), pairs = self.predictor.predict(doc)
         return lang, float(score), pairs
 
+    def prefix(self, text: str) -> str | None:
+        """The text's first `prefix_chars` characters, cut at a space; None when that is the whole text."""
+        if self.prefix_chars is None or len(text) <= self.prefix_chars:
+            return None
+        cut = text.rfind(" ", 0, self.prefix_chars)
+        return text[: cut if cut > 0 else self.prefix_chars]
+
+    def scores(self, text: str) -> tuple[str, float, dict[str, float]]:
+        """`predict` on the prefix, or on the whole text when the prefix's best kept score is near the threshold."""
+        prefix = self.prefix(text)
+        if prefix is not None:
+            lang, score, pairs = self.predict(prefix)
+            if all(abs(pairs.get(k, 0.0) - self.threshold) > self.prefix_margin for k in self.keep):
+                return lang, score, pairs
+        return self.predict(text)
+
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if not scorable(doc.text):
             logger.debug(f"{doc.id}: text fastText cannot score; dropped")
             return False, "language:unscorable"
-        lang, score, pairs = self.predict(doc.text)
+        lang, score, pairs = self.scores(doc.text)
         kept_scores = {k: pairs.get(k, 0.0) for k in self.keep}
         best_kept = max(kept_scores, key=kept_scores.get)
         if kept_scores[best_kept] >= self.threshold:

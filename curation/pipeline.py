@@ -1,13 +1,17 @@
 """The curation pipeline: a list of datatrove stages, handed to the Local, Ray or Slurm executor.
 
-    filter          read → extract → normalize → language ID → quality filters        (one task per file group)
-    exact_sig/find/filter                         exact dedup on the normalized text
-    minhash_sig/buckets/cluster/filter           MinHash near-dedup (5-grams, 32×4 bands, candidate pairs
-                                                 verified on the whole signature), cluster sizes kept
+    filter          read → extract → normalize → language ID → quality filters → exact-dedup hashes
+                                                                                   (one task per file group)
+    exact_find                                   exact duplicates among the hashes of all tasks
+    minhash_sig/buckets/cluster/filter           exact duplicates dropped, then MinHash near-dedup (5-grams,
+                                                 32×4 bands, candidate pairs verified on the whole signature),
+                                                 cluster sizes kept
     publish         RUN/.work/out/{curated,excluded} → RUN/{curated,excluded}, RUN/stats.json
 
-Intermediate data lives in RUN/.work/; every stage writes completion markers under RUN/.work/logs/<stage>,
-so running the same command again skips finished tasks and resumes the rest.
+The filter stage's output is uncompressed JSONL (gzipping it took more time than most filters), read twice, by
+minhash_sig and minhash_filter, each dropping the exact duplicates on the way. Intermediate data lives in
+RUN/.work/; every stage writes completion markers under RUN/.work/logs/<stage>, so running the same command again
+skips finished tasks and resumes the rest.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from datatrove.pipeline.formatters import SymbolLinesFormatter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
+from datatrove.utils.typeshelper import StatHints
 
 from common.layout import RunLayout
 from common.paths import glob_literal
@@ -84,6 +89,24 @@ def dedup_content(doc) -> str:
     return " ".join(doc.text.split())
 
 
+class PassingExactSignature(ExactDedupSignature):
+    """datatrove's exact-dedup signature step that passes the documents on, so the hashes are taken in the
+    filter stage, numbered as the next step (the writer of the filtered documents) stores them."""
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        signatures = []
+        for doc_idx, doc in enumerate(data):
+            with self.stats.time_stats:
+                self.stat_update(StatHints.total)
+                signatures.extend(self.get_hashes(doc, doc_idx))
+            yield doc
+        self.save_hashes(rank, signatures)
+
+
+def intermediate_writer(folder: DataFolder) -> JsonlWriter:
+    return JsonlWriter(folder, "${rank}.jsonl", compression=None)
+
+
 def filter_steps(
     config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, progress: bool
 ) -> list[PipelineStep]:
@@ -122,41 +145,27 @@ def filter_steps(
 def build_stages(
     config: CurationConfig, layout: RunLayout, data_folder: str, paths_file: str, tasks: int, progress: bool = False
 ) -> list[Stage]:
-    filtered, unique = work_folder(layout, "filtered"), work_folder(layout, "unique")
+    filtered = work_folder(layout, "filtered")
     excluded_out, curated_out = work_folder(layout, "out", "excluded"), layout.path("out", "curated")
-    stages = [
-        Stage(
-            "filter",
-            [
-                *filter_steps(config, layout, data_folder, paths_file, progress),
-                JsonlWriter(filtered, "${rank}.jsonl.gz"),
-            ],
-            tasks,
-        )
-    ]
-
     dedup = config.dedup
+    filter_stage = filter_steps(config, layout, data_folder, paths_file, progress)
+    stages = []
+    exact_filters: list[list[PipelineStep]] = [[], []]  # in the first stage that reads `filtered`, then the second
     if dedup.exact:
         parts = json.loads(Path(paths_file).read_text(encoding="utf-8"))
         exact_cfg = ExactDedupConfig(
             content_getter=dedup_content, hash_config=HashConfig(precision=64), document_priority=InputOrder(parts)
         )
         sigs, dups = work_folder(layout, "exact", "sigs"), work_folder(layout, "exact", "dups")
-        stages += [
-            Stage("exact_sig", [WorkReader(filtered), ExactDedupSignature(sigs, exact_cfg)], tasks),
-            Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1),
-            Stage(
-                "exact_filter",
-                [
-                    WorkReader(filtered),
-                    ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact", "exact_duplicate")),
-                    JsonlWriter(unique, "${rank}.jsonl.gz"),
-                ],
-                tasks,
-            ),
+        filter_stage.append(PassingExactSignature(sigs, exact_cfg))
+        stages.append(Stage("filter", [*filter_stage, intermediate_writer(filtered)], tasks))
+        stages.append(Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1))
+        exact_filters = [
+            [ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact", "exact_duplicate"))],
+            [ExactDedupFilter(dups, exact_cfg)],
         ]
     else:
-        unique = filtered
+        stages.append(Stage("filter", [*filter_stage, intermediate_writer(filtered)], tasks))
 
     final_writer = CuratedWriter(curated_out)
     if dedup.minhash:
@@ -164,7 +173,7 @@ def build_stages(
         sigs, buckets, clusters = (work_folder(layout, "minhash", p) for p in ("sigs", "buckets", "clusters"))
         signature, bucketer = signature_and_buckets(dedup, sigs, buckets, HEBREW_WORDS)
         stages += [
-            Stage("minhash_sig", [WorkReader(unique), signature], tasks),
+            Stage("minhash_sig", [WorkReader(filtered), *exact_filters[0], signature], tasks),
             Stage("minhash_buckets", [bucketer], bucket_tasks(dedup, tasks)),
             Stage(
                 "minhash_cluster",
@@ -174,7 +183,8 @@ def build_stages(
             Stage(
                 "minhash_filter",
                 [
-                    WorkReader(unique),
+                    WorkReader(filtered),
+                    *exact_filters[1],
                     MinhashDedupFilter(
                         clusters,
                         excluded_writer(excluded_out, "minhash", "minhash_duplicate"),
@@ -187,6 +197,6 @@ def build_stages(
             ),
         ]
     else:
-        stages.append(Stage("write", [WorkReader(unique), final_writer], tasks))
+        stages.append(Stage("write", [WorkReader(filtered), *exact_filters[0], final_writer], tasks))
     stages.append(Stage("publish", [Publish(str(layout.root), layout.path("out"), paths_file)], 1))
     return stages

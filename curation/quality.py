@@ -15,13 +15,13 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
 from datatrove.pipeline.filters.fineweb_quality_filter import FineWebQualityFilter
 from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
-from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from common.text import is_hebrew_letter
 from curation.config import FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, QualityConfig
 from curation.normalize import NIQQUD
+from curation.repetition import FastGopherRepetition
 from curation.words import HEBREW_WORDS
 
 # FineWeb-2 heb_Hebr stop words (configs/heb_Hebr.yml)
@@ -76,7 +76,7 @@ class _StepReasons:
         return False, f"{self.step}:{reason}"
 
 
-class HebrewGopherRepetition(_StepReasons, GopherRepetitionFilter):
+class HebrewGopherRepetition(_StepReasons, FastGopherRepetition):
     name = "👯 Gopher repetition (he)"
     step = "gopher_repetition"
 
