@@ -127,9 +127,15 @@ class KenLMScorer:
         lines = self._lines(text)
         if self._lm is None:
             self._load()
-        # Line by line: SentencePiece's batch call hands the work to a thread pool, which costs ~0.1 ms a call
-        # and saves nothing on one core.
+        # Line by line: SentencePiece's batch call saves nothing on one core (measured: BENCHMARKS.md).
         encode, lm_score = self._encode, self._lm.score
+        if len(lines) == 1:  # the common case for short documents, without the loop
+            pieces = encode(lines[0])
+            if not pieces:
+                raise UnscorableDocument("no_pieces", "SentencePiece produced no pieces")
+            log10_prob = 0.0 + lm_score(" ".join(pieces))  # as the loop sums (-0.0 becomes 0.0)
+            tokens = len(pieces) + 1
+            return DocScore(10.0 ** (-log10_prob / tokens), log10_prob, tokens, 1)
         log10_prob = 0.0
         tokens = scored = 0
         for line in lines:
@@ -140,7 +146,7 @@ class KenLMScorer:
                 scored += 1
         if not scored:
             raise UnscorableDocument("no_pieces", "SentencePiece produced no pieces")
-        return DocScore(perplexity=10.0 ** (-log10_prob / tokens), log10_prob=log10_prob, tokens=tokens, lines=scored)
+        return DocScore(10.0 ** (-log10_prob / tokens), log10_prob, tokens, scored)
 
     def score_many(self, texts: Sequence[str]) -> list[DocScore | UnscorableDocument]:
         """Score several documents: per text, its ``DocScore`` or the ``UnscorableDocument`` (why not)."""

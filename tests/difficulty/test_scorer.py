@@ -5,12 +5,14 @@ from __future__ import annotations
 import pickle
 import random
 import statistics
+import unicodedata
 
 import kenlm
 import pytest
 import sentencepiece as spm
 
-from difficulty.normalize import normalize_line
+from difficulty import normalize as normalize_module
+from difficulty.normalize import normalize_line, normalize_lines
 from difficulty.scorer import DocumentScorer, KenLMScorer, UnscorableDocument
 
 
@@ -124,3 +126,56 @@ def test_bad_model_dir_and_max_chars(tmp_path, htb_lm) -> None:
         KenLMScorer(tmp_path / "missing")
     with pytest.raises(ValueError, match="max_chars"):
         KenLMScorer(htb_lm, max_chars=0)
+
+
+def _plain_score(text: str, sp, lm) -> tuple[float, float, int, int]:
+    """The scorer's formula the plain way: a full ``str.translate`` per line, the public encode, a loop."""
+    table = {**normalize_module._TABLE}
+    log10_prob, tokens, lines = 0.0, 0, 0
+    for raw in text.split("\n"):
+        line = unicodedata.normalize("NFD", raw.strip(normalize_module._STRIP).lower()).translate(table)
+        if not line or line.isspace():
+            continue
+        pieces = sp.encode(line, out_type=str)
+        if pieces:
+            log10_prob += lm.score(" ".join(pieces))
+            tokens += len(pieces) + 1
+            lines += 1
+    return 10.0 ** (-log10_prob / tokens), log10_prob, tokens, lines
+
+
+def _varied_documents(held_out_sentences: list[str], n: int) -> list[str]:
+    rng = random.Random(17)
+    extras = [
+        "שָׁלוֹם עֲלֵיכֶם, מָה שְׁלוֹמְךָ?",  # niqqud
+        "בשנת 2024 גדל התקציב ב-3.5% ל-١٢٣ מיליון ₪ (０１２).",  # digits of three scripts
+        "Tel-Aviv «קפה» — “Ünïcode” … ➜ 😀 𝟘𝟙",  # mixed scripts, typographic and astral characters
+        "\u200f\u202b  \t \u200e",  # empty after normalization
+        "ראש\tהממשלה\x07 אמר: ״בדיקה״ ־ ׳א׳",  # tab, control, Hebrew punctuation
+        "1 2 3 4 5 6 7 8 9 10 11 12 — – … « » 13",  # more runs of changed characters than the fast path takes
+    ]
+    docs = []
+    for _ in range(n):
+        k = rng.choice([1, 1, 1, 2, 5])
+        lines = [rng.choice(held_out_sentences) if rng.random() < 0.7 else rng.choice(extras) for _ in range(k)]
+        if rng.random() < 0.2:
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(["", "   ", "\r", "\u200f"]))
+        docs.append("\n".join(lines))
+    return docs
+
+
+def test_fast_paths_score_as_the_plain_computation(scorer, htb_lm, held_out_sentences) -> None:
+    sp = spm.SentencePieceProcessor(model_file=str(htb_lm / "sp.model"))
+    lm = kenlm.Model(str(htb_lm / "lm.binary"))
+    docs = _varied_documents(held_out_sentences, 400)
+    assert sum("\n" in d for d in docs) > 50
+    scored = 0
+    for doc, result in zip(docs, scorer.score_many(docs), strict=True):
+        if isinstance(result, UnscorableDocument):
+            assert normalize_lines(doc) == []
+            continue
+        expected = _plain_score(doc, sp, lm)
+        assert (result.perplexity, result.log10_prob, result.tokens, result.lines) == expected, doc
+        assert result == scorer.score(doc)
+        scored += 1
+    assert scored > 300
