@@ -12,6 +12,9 @@ Columns:
   scorer lines/s (docs) ``KenLMScorer.score`` on 20-sentence documents, counted in lines
   normalize / SP / KenLM  each stage alone on the same sentences (SP on normalized text; KenLM on
                         space-joined pieces: the query rate the scorer could reach with free tokenization)
+  previous sent/s       the scorer as it was before its fast paths (a whole-text ``translate``, piece strings,
+                        the per-line loop: ``previous_score`` below), timed in turn with ``KenLMScorer.score``
+  speed-up              median over the repeats of (previous time / scorer time), each pair timed back to back
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from difficulty import normalize as nz
 from difficulty.corpus import htb_sentences
 from difficulty.lm import default_reference_lm
 from difficulty.normalize import normalize_line
@@ -40,6 +46,37 @@ def _best_rate(n: int, fn: Callable[[], object], repeat: int, clock: Callable[[]
         fn()
         best = min(best, clock() - started)
     return n / best
+
+
+def previous_score(scorer: KenLMScorer, text: str) -> tuple[float, float, int, int]:
+    """The scorer before its fast paths, kept as the side-by-side baseline (same tables, same models)."""
+    stripped = "\n".join([line.strip(nz._STRIP) for line in text.split("\n")]).lower()
+    if not stripped.isascii() and not unicodedata.is_normalized("NFD", stripped):
+        stripped = unicodedata.normalize("NFD", stripped)
+    table = nz._DOC_TABLE if nz._ASTRAL_RE.search(stripped) else nz._BMP_DOC_TABLE
+    lines = [line for line in stripped.translate(table).split("\n") if line and not line.isspace()]
+    log10_prob, tokens, scored = 0.0, 0, 0
+    for line in lines:
+        pieces = scorer._encode(line)
+        if pieces:
+            log10_prob += scorer._lm.score(" ".join(pieces))
+            tokens += len(pieces) + 1
+            scored += 1
+    return 10.0 ** (-log10_prob / tokens), log10_prob, tokens, scored
+
+
+def paired(n: int, new: Callable[[], object], old: Callable[[], object], repeat: int, clock) -> tuple[float, float]:
+    """(best rate of ``old``, median of old time / new time), the two timed back to back in each repeat."""
+    ratios, best_old = [], float("inf")
+    for _ in range(repeat):
+        started = clock()
+        old()
+        t_old = clock() - started
+        started = clock()
+        new()
+        ratios.append(t_old / (clock() - started))
+        best_old = min(best_old, t_old)
+    return n / best_old, statistics.median(ratios)
 
 
 def main() -> None:
@@ -77,13 +114,30 @@ def main() -> None:
         "SentencePiece sent/s": best_rate(n, lambda: [encode(s) for s in normalized], args.repeat),
         "KenLM sent/s": best_rate(n, lambda: [lm.score(j) for j in joined], args.repeat),
     }
+    for text in sents[:2000] + docs[:100]:
+        got = scorer.score(text)
+        if (got.perplexity, got.log10_prob, got.tokens, got.lines) != previous_score(scorer, text):
+            raise SystemExit(f"the scorer and the previous path disagree on {text[:80]!r}")
+    rates["previous sent/s"], speed_up = paired(
+        n,
+        lambda: [scorer.score(s) for s in sents],
+        lambda: [previous_score(scorer, s) for s in sents],
+        args.repeat,
+        clock,
+    )
+    rates["speed-up"] = speed_up
     cpu = next(
         (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
         platform.processor() or "?",
     )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = ["CPU", "sentences", "pieces/sent", *rates]
-    row = [f"{cpu} (load {load:.1f})", f"{n:,}", f"{pieces / n:.1f}", *(f"{r:,.0f}" for r in rates.values())]
+    row = [
+        f"{cpu} (load {load:.1f})",
+        f"{n:,}",
+        f"{pieces / n:.1f}",
+        *(f"{r:,.0f}" if r > 100 else f"{r:.2f}×" for r in rates.values()),
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     print("| " + " | ".join(row) + " |")

@@ -29,8 +29,8 @@ point, Hebrew edge cases and the HTB train split against a plain implementation 
 Hebrew-specific punctuation (maqaf ``־``, geresh ``׳``, gershayim ``״``, sof pasuq ``׃``) is category ``P*``
 but not in CCNet's table, so it is kept as is; the LM learns it.
 
-Everything except the strip and the NFD step is one ``str.translate`` pass over a precomputed table, which is
-what makes scoring ≥ 50k sentences/s possible in Python.
+Everything except the strip and the NFD step is one precomputed ``str.translate`` table, applied only to the
+runs of characters it changes (found by one regex scan) unless a line has many of them.
 """
 
 from __future__ import annotations

@@ -89,11 +89,10 @@ class KenLMScorer:
         self._sp = None
         self._lm = None
         self._encode = None
-        self._joined_pieces = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_sp"] = state["_lm"] = state["_encode"] = state["_joined_pieces"] = None
+        state["_sp"] = state["_lm"] = state["_encode"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -110,7 +109,6 @@ class KenLMScorer:
         self._sp = spm.SentencePieceProcessor(model_file=str(self.files.sp_model))
         self._lm = kenlm.Model(str(self.files.kenlm_model))
         self._encode = _piece_encoder(self._sp)
-        self._joined_pieces = _joined_piece_encoder(self._sp, self._encode)
 
     def describe(self) -> dict:
         return {"kind": "kenlm", "max_chars": self.max_chars, **self.files.describe()}
@@ -130,21 +128,21 @@ class KenLMScorer:
         if self._lm is None:
             self._load()
         # Line by line: SentencePiece's batch call saves nothing on one core (measured: BENCHMARKS.md).
-        encode, lm_score = self._joined_pieces, self._lm.score
+        encode, lm_score = self._encode, self._lm.score
         if len(lines) == 1:  # the common case for short documents, without the loop
-            joined, n_pieces = encode(lines[0])
-            if not n_pieces:
+            pieces = encode(lines[0])
+            if not pieces:
                 raise UnscorableDocument("no_pieces", "SentencePiece produced no pieces")
-            log10_prob = 0.0 + lm_score(joined)  # as the loop sums (-0.0 becomes 0.0)
-            tokens = n_pieces + 1
+            log10_prob = 0.0 + lm_score(" ".join(pieces))  # as the loop sums (-0.0 becomes 0.0)
+            tokens = len(pieces) + 1
             return DocScore(10.0 ** (-log10_prob / tokens), log10_prob, tokens, 1)
         log10_prob = 0.0
         tokens = scored = 0
         for line in lines:
-            joined, n_pieces = encode(line)
-            if n_pieces:
-                log10_prob += lm_score(joined)
-                tokens += n_pieces + 1
+            pieces = encode(line)
+            if pieces:
+                log10_prob += lm_score(" ".join(pieces))
+                tokens += len(pieces) + 1
                 scored += 1
         if not scored:
             raise UnscorableDocument("no_pieces", "SentencePiece produced no pieces")
@@ -198,35 +196,3 @@ def _piece_encoder(sp) -> Callable[[str], list[str]]:
         return fast if fast(probe) == public(probe) else public
     except (TypeError, ValueError, RuntimeError):
         return public
-
-
-def _joined_piece_encoder(sp, encode: Callable[[str], list[str]]) -> Callable[[str], tuple[str, int]]:
-    """``(" ".join(encode(line)), len(pieces))``, from the piece ids where that gives the same string.
-
-    Encoding to ids and joining the vocabulary's own strings skips building a string per piece (~1 µs a
-    sentence). An unknown piece has id ``unk`` but is spelled as its surface text by ``encode``, so a line
-    with one takes ``encode``.
-    """
-
-    def via_pieces(line: str) -> tuple[str, int]:
-        pieces = encode(line)
-        return " ".join(pieces), len(pieces)
-
-    raw = getattr(getattr(sp, "_processor", None), "_EncodeAsIds", None)
-    if raw is None:
-        return via_pieces
-    vocabulary = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    piece, unk = vocabulary.__getitem__, sp.unk_id()
-
-    def via_ids(line: str) -> tuple[str, int]:
-        # (text, enable_sampling, nbest_size, alpha, add_bos, add_eos, reverse)
-        ids = raw(line, False, 0, 0.0, False, False, False)
-        if unk in ids:
-            return via_pieces(line)
-        return " ".join(map(piece, ids)), len(ids)
-
-    probe = "ראש הממשלה, Tel-Aviv 0000 ״בדיקה״ 😀"
-    try:
-        return via_ids if all(via_ids(t) == via_pieces(t) for t in (probe, probe[:-2])) else via_pieces
-    except (TypeError, ValueError, RuntimeError):
-        return via_pieces
