@@ -3,8 +3,9 @@
 Builds a sample crawl with the sample-crawl generator (or takes --crawl DIR with crawl.warc.gz + labels.jsonl),
 optionally splits it into --split WARC files (datatrove parallelizes over files), runs each pipeline in a
 child process on the same input, and prints a markdown table: wall time, CPU seconds (user + system, of the
-child and the processes it waited for: steadier than wall time when other work shares the machine), pages/s per
-core, peak RSS of the process tree, and the quality figures measured against the crawl's labels.
+child and the processes it waited for, or of its process tree as sampled every 0.1 s when that is more: worker
+pools started through a forkserver are not waited for; steadier than wall time when other work shares the
+machine), pages/s per core, peak RSS of the process tree, and the quality figures measured against the crawl's labels.
 
 Pipelines: hebatron (local executor), hebatron-ray (Ray executor), datatrove-fineweb2 (the baseline), and
 score (difficulty scoring of hebatron's output, timed on its own).
@@ -59,6 +60,18 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def tree_cpu(proc: psutil.Process) -> dict[int, float]:
+    """User + system CPU seconds of a process and each of its descendants, by pid."""
+    out = {}
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
 def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / f"{out.name}.log", "wb")  # a file, not a pipe: datatrove logs a lot
@@ -70,13 +83,17 @@ def run_child(name: str, crawl_files: Path, out: Path, workers: int) -> dict:
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    ps, peak = psutil.Process(proc.pid), 0
+    ps, peak, seen_cpu = psutil.Process(proc.pid), 0, {}
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
+        seen_cpu |= tree_cpu(ps)
         time.sleep(0.1)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and the processes it waited for
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    # Worker pools started through a forkserver are never waited for by the child, so RUSAGE_CHILDREN misses
+    # them; the tree's CPU times as last sampled see them (less what each used after its last sample).
+    cpu = max(cpu, sum(seen_cpu.values()))
     log.close()
     if proc.returncode != 0:
         tail = (out.parent / f"{out.name}.log").read_bytes()[-3000:].decode(errors="replace")
