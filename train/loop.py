@@ -213,7 +213,7 @@ def _train(
             if (warning := epochs.epoch_warning(records[slot.phase], train.max_epochs_warning)) is not None:
                 logger.warning(warning)
 
-    phase_run = _PhaseRunner(
+    phase_run = PhaseRunner(
         world=world,
         model=model,
         train=train,
@@ -223,6 +223,7 @@ def _train(
         scheduler=scheduler,
         log=log,
         flops_per_token=flops_per_token(model, padded_vocab_size(tokenizer.vocab_size, model, train)),
+        total_steps=train.total_steps,
     )
     global_step = start_step
     first_slot = len(done)
@@ -284,7 +285,7 @@ def _train(
 
 
 @dataclass(kw_only=True)
-class _PhaseRunner:
+class PhaseRunner:
     """The steps of one phase, and their log lines (tokens/s over the steps since the last line)."""
 
     world: object
@@ -296,6 +297,8 @@ class _PhaseRunner:
     scheduler: object
     log: MetricsLog
     flops_per_token: float
+    total_steps: int
+    """The run's optimizer steps, for the log lines."""
 
     def run(self, slot: data.PhaseData, global_step: int, *, first: int = 0, after_step=None) -> int:
         """Steps ``first`` .. end of the phase; ``after_step(global_step, steps done in the phase)`` after each."""
@@ -342,7 +345,7 @@ class _PhaseRunner:
         peak = peak_flops()
         self.log.train(
             step=global_step,
-            total=self.train.total_steps,
+            total=self.total_steps,
             phase=phase,
             loss=result["loss"],
             lr=result["lr"],

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from pathlib import Path
 
 import torch
@@ -34,7 +33,7 @@ from train import checkpoint
 from train.config import ModelConfig, TrainConfig, config_fingerprint
 from train.distributed import lock_name
 from train.loop import EXIT_AFTER_STEP
-from train.metrics import MetricsLog, read_metrics
+from train.metrics import MetricsLog, flops_per_token, read_metrics
 from train.sft_config import SftConfig
 
 __all__ = ["SftError", "sft_run"]
@@ -139,8 +138,8 @@ def _fine_tune(run_dir, sft_dir, source, inside, world, model, train, config, su
     from megatron.core import dist_checkpointing
 
     from train import data, distributed, step
-    from train.loop import _Cycle, _evaluate, _wrap
-    from train.megatron_glue import build_model, describe_kernels, to_transformer_config
+    from train.loop import PhaseRunner, _Cycle, _evaluate, _wrap
+    from train.megatron_glue import build_model, describe_kernels, padded_vocab_size, to_transformer_config
 
     say = echo if world.is_logger else (lambda _m: None)
     if world.is_logger:
@@ -213,45 +212,20 @@ def _fine_tune(run_dir, sft_dir, source, inside, world, model, train, config, su
 
     before = evaluate(0) if start == 0 else None
     slot = data.PhaseData(phase=SFT_PHASE, dataset=packed, offset=0, steps=total)
-    num_micro = train.global_batch_size // (train.micro_batch_size * world.data_parallel_size)
-    window = time.perf_counter()
-    for s in range(start, total):
-        batches = step.micro_batches(
-            slot,
-            s,
-            global_batch=train.global_batch_size,
-            micro_batch=train.micro_batch_size,
-            dp_rank=world.data_parallel_rank,
-            dp_size=world.data_parallel_size,
-            device=world.device,
-        )
-        result = step.train_step(
-            ddp,
-            optimizer,
-            scheduler,
-            batches,
-            num_microbatches=num_micro,
-            seq_length=model.seq_length,
-            micro_batch=train.micro_batch_size,
-        )
-        aux = step.moe_losses(tconfig, num_micro)
-        done = s + 1
-        if done % train.log_interval == 0 or done == total:
-            elapsed = time.perf_counter() - window
-            log.train(
-                step=done,
-                total=total,
-                phase=SFT_PHASE,
-                loss=result["loss"],
-                lr=result["lr"],
-                grad_norm=result["grad_norm"],
-                tokens_per_s=train.global_batch_size * model.seq_length * train.log_interval / max(elapsed, 1e-9),
-                aux_loss=aux.get("load_balancing_loss", aux.get("seq_load_balancing_loss")),
-                z_loss=aux.get("z_loss"),
-                mfu=None,
-                memory_gib=None,
-            )
-            window = time.perf_counter()
+    runner = PhaseRunner(
+        world=world,
+        model=model,
+        train=train,
+        config=tconfig,
+        ddp=ddp,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        log=log,
+        flops_per_token=flops_per_token(model, padded_vocab_size(info.vocab_size, model, train)),
+        total_steps=total,
+    )
+
+    def after_step(done: int, _in_phase: int) -> None:
         if config.eval_interval and done % config.eval_interval == 0 and done < total:
             evaluate(done)
         if train.save_interval and done % train.save_interval == 0 and done < total:
@@ -260,6 +234,8 @@ def _fine_tune(run_dir, sft_dir, source, inside, world, model, train, config, su
             say(f"checkpoint at step {done}: {path}")
         if os.environ.get(EXIT_AFTER_STEP) == str(done):
             raise SystemExit(75)  # stands in for an interruption (tests of resumption)
+
+    runner.run(slot, start, first=start, after_step=after_step)
     after = evaluate(total)
     final = {
         "phase": SFT_PHASE,
