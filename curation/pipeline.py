@@ -149,7 +149,7 @@ def build_stages(
     excluded_out, curated_out = work_folder(layout, "out", "excluded"), layout.path("out", "curated")
     dedup = config.dedup
     filter_stage = filter_steps(config, layout, data_folder, paths_file, progress)
-    stages = []
+    exact_stages: list[Stage] = []
     exact_filters: list[list[PipelineStep]] = [[], []]  # in the first stage that reads `filtered`, then the second
     if dedup.exact:
         parts = json.loads(Path(paths_file).read_text(encoding="utf-8"))
@@ -158,14 +158,12 @@ def build_stages(
         )
         sigs, dups = work_folder(layout, "exact", "sigs"), work_folder(layout, "exact", "dups")
         filter_stage.append(PassingExactSignature(sigs, exact_cfg))
-        stages.append(Stage("filter", [*filter_stage, intermediate_writer(filtered)], tasks))
-        stages.append(Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1))
+        exact_stages = [Stage("exact_find", [ExactFindDedups(sigs, dups, exact_cfg, save_cluster_size=True)], 1)]
         exact_filters = [
             [ExactDedupFilter(dups, exact_cfg, excluded_writer(excluded_out, "exact", "exact_duplicate"))],
             [ExactDedupFilter(dups, exact_cfg)],
         ]
-    else:
-        stages.append(Stage("filter", [*filter_stage, intermediate_writer(filtered)], tasks))
+    stages = [Stage("filter", [*filter_stage, intermediate_writer(filtered)], tasks), *exact_stages]
 
     final_writer = CuratedWriter(curated_out)
     if dedup.minhash:
