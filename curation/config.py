@@ -8,7 +8,6 @@ neither datatrove nor NeMo-Curator, so recipes load fast.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,7 +31,9 @@ def nemo_filter_class(name: str) -> type:
     if name not in NEMO_FILTERS:
         raise ValueError(f"unknown NeMo-Curator filter {name!r}; known: {', '.join(sorted(NEMO_FILTERS))}")
     module, _, attr = NEMO_FILTERS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    from curation.nemo_modules import import_module  # NeMo-Curator's modules without its Ray and pandas
+
+    return getattr(import_module(module), attr)
 
 
 def check_nemo_arguments(name: str, params: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from datatrove.data import Document
@@ -50,6 +51,15 @@ def lid_model_path() -> Path:
     return path
 
 
+@lru_cache(maxsize=4)
+def _load_model(path: str, mtime_ns: int):
+    """The fastText model at PATH (as of MTIME_NS), loaded once per process (datatrove runs each task on a fresh
+    copy of the steps, which would load it again)."""
+    from fasttext.FastText import _FastText
+
+    return _FastText(path)
+
+
 class LocalFT176(FastTextLID):
     """datatrove's fastText predictor reading a local model file."""
 
@@ -60,9 +70,7 @@ class LocalFT176(FastTextLID):
     @property
     def model(self):
         if self._model is None:
-            from fasttext.FastText import _FastText
-
-            self._model = _FastText(self.model_path)
+            self._model = _load_model(self.model_path, os.stat(self.model_path).st_mtime_ns)
         return self._model
 
     def __getstate__(self):  # the loaded model is not picklable; workers reload it

@@ -2,7 +2,8 @@
 
 NeMo-Curator's filters are plain objects with `score_document(text)` and `keep_document(score)`; its own
 executors start Ray for every run and its dedup needs a GPU, so only the filters are used, through
-`NemoFilter`. Its `NonAlphaNumericFilter` counts only ASCII letters as alphanumeric and drops every
+`NemoFilter`, their modules imported without the package's Ray and pandas (`curation.nemo_modules`). Its
+`NonAlphaNumericFilter` counts only ASCII letters as alphanumeric and drops every
 Hebrew document; `HebrewNonAlphaNumericFilter` counts letters and marks of any script.
 """
 
@@ -14,11 +15,14 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
-from nemo_curator.stages.text.filters.doc_filter import DocumentFilter
-from nemo_curator.stages.text.filters.heuristic import string as nemo_string
 
 from curation.config import NEMO_FILTERS as NEMO_FILTER_PATHS
 from curation.config import check_nemo_arguments, nemo_filter_class
+from curation.nemo_modules import import_module
+
+# the modules alone: NeMo-Curator's package initializers import Ray and pandas (see curation/nemo_modules.py)
+DocumentFilter = import_module("nemo_curator.stages.text.filters.doc_filter").DocumentFilter
+nemo_string = import_module("nemo_curator.stages.text.filters.heuristic.string")
 
 _ALNUM_EXTRA = frozenset("\n?!,.")  # NeMo-Curator's own set: these count as "alphanumeric"
 

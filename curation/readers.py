@@ -248,7 +248,9 @@ class CrawlReader(BaseDiskReader):
             yield self._reject(path, f"{path}#0", 0, "unreadable_file")
             return
         if isinstance(filepath, dict):  # a part of a large file (see curation/splits.py)
-            if "bytes" in filepath:
+            if "bytes" in filepath and input_format(path) == "warc":
+                yield from self._read_warc(path, *filepath["bytes"])
+            elif "bytes" in filepath:
                 start, end = filepath["bytes"]
                 yield from self._read_jsonl(path, start=start, end=end, first_line=filepath["line"])
             else:
@@ -277,11 +279,12 @@ class CrawlReader(BaseDiskReader):
         logger.error(f"{path}: truncated or corrupt {where} ({e}); the rest of the file is excluded")
         return self._reject(path, f"{path}:{position}:{reason}", position, reason)
 
-    def _read_warc(self, path: str) -> Iterator[Document]:
+    def _read_warc(self, path: str, start: int = 0, end: int | None = None) -> Iterator[Document]:
+        """The WARC file PATH, or its records starting in [START, END) (a gzip-per-record file's part)."""
         with self.data_folder.open(path, "rb", compression=None) as f:
             kind = stream_compression(path, f, strict=False)
             if kind in (None, "gzip"):  # warcio reads these itself; a damaged gzip member is skipped
-                yield from self._warc_items(path, f, self.data_folder.size(path))
+                yield from self._warc_items(path, f, self.data_folder.size(path), start=start, end=end)
                 return
             with tempfile.TemporaryFile() as plain:  # seekable, for resynchronizing after a damaged record
                 error = None
@@ -294,11 +297,13 @@ class CrawlReader(BaseDiskReader):
                 size = plain.tell()
                 yield from self._warc_items(path, plain, size, error)
 
-    def _warc_items(self, path: str, f, size: int, stream_error: Exception | None = None) -> Iterator[Document]:
-        """The documents of the WARC records in F; where STREAM_ERROR (the decompression's) cut the file, the
-        damage at its end is reported as that."""
+    def _warc_items(
+        self, path: str, f, size: int, stream_error: Exception | None = None, start: int = 0, end: int | None = None
+    ) -> Iterator[Document]:
+        """The documents of the WARC records in F (those starting in [START, END)); where STREAM_ERROR (the
+        decompression's) cut the file, the damage at its end is reported as that."""
         limit = self.max_doc_bytes + 1 if self.max_doc_bytes > 0 else None
-        for item in warc_records(f, size, read_limit=limit):
+        for item in warc_records(f, size, read_limit=limit, start=start, end=end):
             if isinstance(item, WarcDamage):
                 if stream_error is not None and item.resumes_at is None:
                     break  # the cut record: the stream's damage, reported below

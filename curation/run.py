@@ -152,6 +152,18 @@ def _check_same_run(layout: RunLayout, plan: dict) -> None:
         write_json_atomic(plan_file, plan)
 
 
+def _resumed_parts(layout: RunLayout, plan: dict, tasks: int | None) -> list | None:
+    """The input parts of the run started in LAYOUT with the same inputs and settings, unless other TASKS are
+    asked for (then the plan check refuses it)."""
+    try:
+        previous = json.loads((layout.work / "plan.json").read_text())
+        parts = json.loads((layout.work / "inputs.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = all(previous.get(k) == v for k, v in plan.items()) and tasks in (None, previous.get("tasks"))
+    return parts if same and isinstance(parts, list) else None
+
+
 def _published_stats(layout: RunLayout) -> dict:
     """RUN/stats.json; a damaged one is computed again from the published files (and recorded again)."""
     try:
@@ -200,15 +212,16 @@ def curate(
         local_root = Path(os.path.commonpath([str(f.parent) for f in files]))
         root, rel = str(local_root), [str(f.relative_to(local_root)) for f in files]
         plan["inputs"] = [str(f) for f in files]
-    # a large local file: several parts, read in parallel (a remote object is read whole)
-    parts = rel if urls else split_inputs(Path(root), rel, config.reader.split_bytes)
-    n_tasks = tasks or len(parts)
-    plan |= {
-        "tasks": n_tasks,
-        "config_sha256": hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest(),
-    }
+    plan["config_sha256"] = hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest()
     with _locked(run_dir):
         layout.work.mkdir(parents=True, exist_ok=True)
+        # a large local file: several parts, read in parallel (a remote object is read whole); a resumed run
+        # keeps the parts it started with, whatever the workers now
+        parts = _resumed_parts(layout, plan, tasks)
+        if parts is None:
+            parts = rel if urls else split_inputs(Path(root), rel, config.reader.split_bytes, tasks or workers)
+        plan["tasks"] = tasks or len(parts)
+        n_tasks = plan["tasks"]
         _check_same_run(layout, plan)
         if (run_dir / "stats.json").exists() and (layout.work / "logs" / "publish" / "completions").exists():
             logger.info(f"{run_dir}: curation already complete")

@@ -73,20 +73,26 @@ def read_payload(record, limit: int | None = None) -> bytes:
     return body[:limit] if limit else body
 
 
-def warc_records(f: BinaryIO, size: int, read_limit: int | None = None) -> Iterator[WarcRecord | WarcDamage]:
+def warc_records(
+    f: BinaryIO, size: int, read_limit: int | None = None, *, start: int = 0, end: int | None = None
+) -> Iterator[WarcRecord | WarcDamage]:
     """Every record of a seekable WARC file (gzip-per-record or plain) in order, and the damage between them.
-    Only content records (`CONTENT_RECORDS`) become documents; the others are yielded to be counted."""
-    start: int | None = 0
-    while start is not None:
-        start = yield from _records_from(f, size, start, read_limit)
+    Only content records (`CONTENT_RECORDS`) become documents; the others are yielded to be counted.
+    With START/END, the records (and damage) starting in [START, END): a part of the file, START a record start."""
+    end = size if end is None else end
+    at: int | None = start
+    while at is not None and at < end:
+        at = yield from _records_from(f, size, at, read_limit, end)
 
 
-def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
-    """Records from byte `start` until the end or the first damage; returns where to go on (None: done)."""
+def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None, stop: int):
+    """Records from byte `start` until STOP, the end or the first damage; returns where to go on (None: done)."""
     f.seek(start)
     it = _Iterator(f)
     while True:
         offset = it.offset
+        if offset >= stop:
+            return None
         try:
             record = next(it)
         except StopIteration:
@@ -136,7 +142,7 @@ def _records_from(f: BinaryIO, size: int, start: int, read_limit: int | None):
             return resume
         yield WarcRecord(record, offset, payload, payload_error)
     end = it.offset
-    if end < size:
+    if end < min(size, stop):
         f.seek(end)
         if size - end > 4096 or f.read(4096).strip():
             resume = next_record_start(f, end + 1)
@@ -166,13 +172,15 @@ def _framing_damage(it: ArchiveIterator, record, warnings: int) -> tuple[str, st
     return None
 
 
-def next_record_start(f: BinaryIO, pos: int) -> int | None:
-    """The first offset at or after `pos` where a record starts, or None."""
+def next_record_start(f: BinaryIO, pos: int, *, members_only: bool = False) -> int | None:
+    """The first offset at or after `pos` where a record starts, or None. MEMBERS_ONLY: only gzip members that
+    hold a record (a `WARC/1.0` line inside compressed bytes is no record start)."""
     at = pos
+    pattern = re.compile(re.escape(GZIP_MAGIC)) if members_only else _RECORD_START
     while True:
         f.seek(at)
         buf = f.read(_SCAN_BYTES)
-        for m in _RECORD_START.finditer(buf):
+        for m in pattern.finditer(buf):
             candidate = at + m.start()
             if candidate >= pos and (m.group() != GZIP_MAGIC or _gzip_warc_at(f, candidate)):
                 return candidate

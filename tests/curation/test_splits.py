@@ -11,10 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curation import splits
 from curation.config import CurationConfig, ReaderConfig
 from curation.readers import CrawlReader
 from curation.run import curate
 from curation.splits import split_inputs
+from tests.curation.helpers import html_page, write_warc
 
 
 def _records(path, parts) -> list[tuple]:
@@ -113,3 +115,73 @@ def test_of_exact_copies_the_first_in_input_order_is_kept(tmp_path, news_docs):
     curate([inputs], run)
     excluded = pq.read_table(run / "excluded", columns=["id", "filter_reason"]).to_pylist()
     assert {"id": "b0", "filter_reason": "exact_duplicate"} in excluded  # not a2, though b0 comes first in its task
+
+
+def _gz_warc(path, rng: random.Random, docs: list[str], n: int) -> None:
+    """A gzip-per-record WARC of N pages, with a damaged member and a stray non-gzip chunk now and then."""
+    pages = [(f"https://news.co.il/{i}", html_page(rng.choice(docs)), "utf-8") for i in range(n)]
+    write_warc(path, pages)
+    data = path.read_bytes()
+    members, at = [], 0
+    while at < len(data):  # cut the file into its members: each is one record
+        nxt = data.find(b"\x1f\x8b\x08", at + 1)
+        nxt = len(data) if nxt < 0 else nxt
+        members.append(data[at:nxt])
+        at = nxt
+    for k in sorted(rng.sample(range(1, len(members) - 1), 3), reverse=True):
+        if rng.random() < 0.5:
+            members[k] = members[k][: len(members[k]) // 2]  # a cut member
+        else:
+            members.insert(k, b"junk between records\r\n" * 3)
+    path.write_bytes(b"".join(members))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gzip_warc_parts_read_exactly_the_whole_file(tmp_path, news_docs, seed):
+    rng = random.Random(seed)
+    path = tmp_path / "crawl.warc.gz"
+    _gz_warc(path, rng, news_docs, 120)
+    split = path.stat().st_size // rng.randint(4, 9)
+    parts = split_inputs(tmp_path, ["crawl.warc.gz"], split)
+    assert len(parts) >= 3
+    data = path.read_bytes()
+    starts = [p["bytes"][0] for p in parts]
+    assert starts[0] == 0 and all(data[s : s + 3] == b"\x1f\x8b\x08" for s in starts)
+    assert [p["bytes"][1] for p in parts[:-1]] == starts[1:] and parts[-1]["bytes"][1] == len(data)
+    whole = _records(path, ["crawl.warc.gz"])
+    assert _records(path, parts) == whole
+    assert sum(r[3] is None for r in whole) >= 100 and any(r[3] for r in whole)  # pages read, damage reported
+
+
+def test_warc_files_without_member_boundaries_are_read_whole(tmp_path, news_docs):
+    pages = [(f"https://news.co.il/{i}", html_page(news_docs[i]), "utf-8") for i in range(60)]
+    plain = gzip.decompress(write_warc(tmp_path / "members.warc.gz", pages).read_bytes())
+    (tmp_path / "plain.warc").write_bytes(plain)
+    (tmp_path / "stream.warc.gz").write_bytes(gzip.compress(plain))  # one gzip stream for the whole file
+    names = ["plain.warc", "stream.warc.gz"]
+    assert split_inputs(tmp_path, names, 1000) == names
+    assert len(split_inputs(tmp_path, ["members.warc.gz"], 1000)) > 10
+
+
+def test_one_warc_is_cut_into_a_part_per_worker(tmp_path, news_docs, monkeypatch):
+    monkeypatch.setattr(splits, "MIN_PART_BYTES", 1)
+    rng = random.Random(5)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    _gz_warc(inputs / "crawl.warc.gz", rng, news_docs[:40], 90)  # exact copies across the parts
+    a = curate([inputs], tmp_path / "whole")
+    b = curate([inputs], tmp_path / "split", workers=2)
+    assert json.loads((tmp_path / "split" / ".work" / "plan.json").read_text())["tasks"] == 2
+    parts = json.loads((tmp_path / "split" / ".work" / "inputs.json").read_text())
+    assert [p["path"] for p in parts] == ["crawl.warc.gz"] * 2
+
+    def rows(run, name):
+        cols = ["id", "text", "position"] + (["filter_reason"] if name == "excluded" else [])
+        tables = [pq.read_table(f, columns=cols) for f in sorted((run / name).glob("*.parquet"))]
+        return sorted(tuple(r.values()) for t in tables for r in t.to_pylist())
+
+    for name in ("curated", "excluded"):
+        assert rows(tmp_path / "split", name) == rows(tmp_path / "whole", name)
+    assert a["drop_reasons"] == b["drop_reasons"] and a["curated_documents"] == b["curated_documents"] >= 30
+    again = curate([inputs], tmp_path / "split", workers=1)  # resumed with other workers: the same run
+    assert again["resumed"] == "already complete"
