@@ -36,8 +36,8 @@ t1 = time.perf_counter()
 curate([Path(sys.argv[2])], Path(sys.argv[3]))
 t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "curate_s": t2 - t1,
-                  "heavy": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+                  "heavy": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
 
 
 def one_page_warcs(folder: Path, n: int) -> Path:
@@ -102,7 +102,8 @@ def main() -> None:
             for name, tree in trees.items():
                 r = run_once(tree, inputs[n], work / f"run-{name.replace('/', '_')}-{n}-{rep}")
                 runs.setdefault((name, n), []).append(r)
-                print(f"{name} files={n} rep={rep}: " + json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
+                shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+                print(f"{name} files={n} rep={rep}: {json.dumps(shown)}", flush=True)
 
     def med(name: str, n: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[(name, n)])
