@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import random
 import resource
 import statistics
 import subprocess
@@ -41,14 +42,17 @@ print(json.dumps({"import_s": t1 - t0, "curate_s": t2 - t1,
 
 
 def one_page_warcs(folder: Path, n: int) -> Path:
-    """N gzipped WARC files of one Hebrew news page each (the same page: the run keeps one copy)."""
+    """N gzipped WARC files of one Hebrew news-like page each."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     folder.mkdir(parents=True, exist_ok=True)
-    body = "".join(f"<p>{'הממשלה אישרה אתמול את התקציב החדש לשנה הבאה, אחרי דיון ארוך. ' * 4}</p>" for _ in range(6))
-    html = f'<html lang="he" dir="rtl"><body><article><h1>תקציב</h1>{body}</article></body></html>'.encode()
+    words = "הממשלה אישרה אתמול את התקציב החדש לשנה הבאה אחרי דיון ארוך בכנסת ובוועדת הכספים שלה".split()
     for i in range(n):
+        rng = random.Random(i)  # a different page per file, kept by every filter
+        paragraphs = [". ".join(" ".join(rng.choices(words, k=12)) for _ in range(4)) + "." for _ in range(6)]
+        body = "".join(f"<p>{p}</p>" for p in paragraphs)
+        html = f'<html lang="he" dir="rtl"><body><article><h1>תקציב</h1>{body}</article></body></html>'.encode()
         with open(folder / f"page-{i:03d}.warc.gz", "wb") as f:
             writer = WARCWriter(f, gzip=True)
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")

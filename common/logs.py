@@ -8,11 +8,13 @@ executors re-apply ``console_sink()`` after datatrove replaces the sinks (see ``
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from loguru import logger
 
-_state = {"level": "WARNING"}
+LEVEL_ENV = "HEBATRON_LOG_LEVEL"  # the configured level, for worker processes started from a fresh interpreter
+_state = {"level": os.environ.get(LEVEL_ENV, "WARNING")}
 
 
 def CONSOLE_FORMAT(record) -> str:  # noqa: N802 - a loguru format; being a function, no traceback is appended
@@ -54,6 +56,6 @@ def console_sink() -> None:
 
 def configure(verbose: bool = False) -> None:
     """Warnings and errors on stderr (everything from INFO with ``verbose``); stdlib logging routed in."""
-    _state["level"] = "INFO" if verbose else "WARNING"
+    _state["level"] = os.environ[LEVEL_ENV] = "INFO" if verbose else "WARNING"
     console_sink()
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO if verbose else logging.WARNING, force=True)

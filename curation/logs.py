@@ -8,6 +8,9 @@ configured (warnings and errors, everything with --verbose).
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from loguru import logger
 
 from common.logs import FILE_FORMAT, console_sink
@@ -17,15 +20,30 @@ def route_datatrove_logs() -> None:
     import datatrove.executor.base as executor_base
     import datatrove.utils.logging as dt_logging
 
+    task_sink: dict[str, int] = {}  # the process whose console sink is installed, and its task's file sink
+
+    # Adding a loguru sink costs ≈ 5 ms; datatrove re-installs the console sink at every task's start and end.
+    # Here a process installs it once, and a task adds and removes only its file sink.
     def add_task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
-        console_sink()
+        if task_sink.get("pid") != os.getpid():
+            console_sink()
+            task_sink.clear()
+            task_sink["pid"] = os.getpid()
+        end_task_logger()
         logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
         # catch=False: when the log file cannot be written (a full disk) the error reaches the caller, which
         # reports it in one line, instead of loguru printing its own traceback
-        logger.add(logfile, level="DEBUG", format=FILE_FORMAT, colorize=False, catch=False)
+        task_sink["sink"] = logger.add(logfile, level="DEBUG", format=FILE_FORMAT, colorize=False, catch=False)
         return logfile
+
+    def end_task_logger():
+        if task_sink.get("pid") != os.getpid():
+            console_sink()
+        elif "sink" in task_sink:
+            with contextlib.suppress(ValueError):  # removed already (a console_sink() call in between)
+                logger.remove(task_sink.pop("sink"))
 
     executor_base.add_task_logger = add_task_logger
     dt_logging.add_task_logger = add_task_logger
-    dt_logging.setup_default_logger = console_sink
+    dt_logging.setup_default_logger = end_task_logger  # called when a task ends
     console_sink()
