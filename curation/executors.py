@@ -63,9 +63,9 @@ def build_executors(
     for stage in stages:
         kw = {"tasks": stage.tasks, "logging_dir": str(logs / stage.name), "depends": previous}
         if executor == "local":
-            from datatrove.executor import LocalPipelineExecutor
+            from curation.local_executor import LocalExecutor
 
-            previous = LocalPipelineExecutor(stage.pipeline, workers=min(workers, stage.tasks), **kw)
+            previous = LocalExecutor(stage.pipeline, workers=min(workers, stage.tasks), **kw)
         elif executor == "ray":
             from datatrove.executor.ray import RayPipelineExecutor
 

@@ -50,14 +50,26 @@ def build_nemo_filter(name: str, params: dict[str, Any] | None = None) -> Docume
 
 
 class NemoFilter(BaseFilter):
-    """Runs one NeMo-Curator `DocumentFilter`; drops as `nemo:<filter name>`."""
+    """Runs the NeMo-Curator `DocumentFilter` NAME with PARAMS (see `build_nemo_filter`); drops as
+    `nemo:<filter name>`. Pickled as its name and parameters: unpickling a NeMo-Curator object would import its
+    package, and with it Ray and pandas, in every worker."""
 
     name = "🟩 NeMo-Curator filter"
 
-    def __init__(self, nemo_filter: DocumentFilter, *, exclusion_writer: DiskWriter | None = None):
-        self.name = f"🟩 NeMo {type(nemo_filter).__name__}"  # before super().__init__, which names the stats
+    def __init__(
+        self, nemo_name: str, params: dict[str, Any] | None = None, *, exclusion_writer: DiskWriter | None = None
+    ):
+        self.nemo_name, self.params = nemo_name, dict(params or {})
+        self.nemo_filter = build_nemo_filter(nemo_name, self.params)
+        self.name = f"🟩 NeMo {type(self.nemo_filter).__name__}"  # before super().__init__, which names the stats
         super().__init__(exclusion_writer)
-        self.nemo_filter = nemo_filter
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "nemo_filter": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.nemo_filter = build_nemo_filter(self.nemo_name, self.params)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if not doc.text.strip():

@@ -45,7 +45,7 @@ from curation.executors import Stage
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
 from curation.near_dup import bucket_tasks, minhash_config, signature_and_buckets
-from curation.nemo import NemoFilter, build_nemo_filter
+from curation.nemo import NemoFilter
 from curation.normalize import HebrewNormalizer
 from curation.output import CuratedWriter, Publish, excluded_writer
 from curation.quality import HebrewFineWebQuality, HebrewGopherQuality, HebrewGopherRepetition, HebrewLetterShare
@@ -133,7 +133,7 @@ def filter_steps(
         HebrewGopherQuality(q.gopher_quality, exclusion_writer=excluded_writer(out, "gopher_quality")),
     ]
     for name, params in q.nemo.items():
-        steps.append(NemoFilter(build_nemo_filter(name, params), exclusion_writer=excluded_writer(out, f"nemo_{name}")))
+        steps.append(NemoFilter(name, params, exclusion_writer=excluded_writer(out, f"nemo_{name}")))
     steps.append(HebrewLetterShare(q, exclusion_writer=excluded_writer(out, "hebrew")))
     if config.decontaminate:
         from curation.decont.steps import DecontFilter

@@ -177,7 +177,7 @@ def _published_stats(layout: RunLayout) -> dict:
 
 # imported once by the forkserver that datatrove's local executor forks its workers from; without this every
 # worker of every stage re-imports them (NeMo-Curator alone takes ~2 s to import)
-FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "trafilatura", "fasttext"]
+FORKSERVER_PRELOAD = ["curation.pipeline", "datatrove.pipeline.dedup.minhash", "fasttext"]
 
 
 def curate(
@@ -229,7 +229,8 @@ def curate(
         paths_file = layout.work / "inputs.json"  # a JSON list: any file name, newlines and spaces included
         write_json_atomic(paths_file, parts)
         stages = build_stages(config, layout, root, str(paths_file), n_tasks, progress=progress)
-        last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm, preload=FORKSERVER_PRELOAD)
+        preload = FORKSERVER_PRELOAD + (["trafilatura"] if config.extract.extractor == "trafilatura" else [])
+        last = build_executors(stages, layout.work / "logs", executor, workers, slurm=slurm, preload=preload)
         if executor == "slurm" and slurm and slurm.dry_run:
             logs = layout.work / "logs"
             logs.mkdir(parents=True, exist_ok=True)

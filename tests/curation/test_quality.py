@@ -5,7 +5,7 @@ from datatrove.pipeline.filters import GopherQualityFilter
 from nemo_curator.stages.text.filters.heuristic.string import NonAlphaNumericFilter
 
 from curation.config import FineWebQualityConfig, GopherQualityConfig, QualityConfig
-from curation.nemo import HebrewNonAlphaNumericFilter, NemoFilter, build_nemo_filter
+from curation.nemo import HebrewNonAlphaNumericFilter, NemoFilter
 from curation.quality import (
     HEBREW_STOP_WORDS,
     HebrewFineWebQuality,
@@ -65,7 +65,7 @@ def test_stock_nemo_non_alphanumeric_drops_all_hebrew_ours_keeps_it(news_docs):
 
 
 def test_nemo_adapter_runs_nemo_filters_as_datatrove_steps():
-    step = NemoFilter(build_nemo_filter("urls", {"max_url_to_text_ratio": 0.2}))
+    step = NemoFilter("urls", {"max_url_to_text_ratio": 0.2})
     assert step.filter(doc("ראו http://example.com/" + "a" * 200)) == (False, "nemo:urls_ratio")
     assert step.filter(doc("טקסט רגיל בלי קישורים בכלל")) is True
 

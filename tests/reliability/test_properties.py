@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curation import quality
-from curation.nemo import NEMO_FILTERS, NemoFilter, build_nemo_filter
+from curation.nemo import NEMO_FILTERS, NemoFilter
 from curation.normalize import normalize_hebrew
 from curation.words import HEBREW_WORDS
 
@@ -65,7 +65,7 @@ def test_quality_filter_answers_any_text(name):
 
 @pytest.mark.parametrize("name", sorted(NEMO_FILTERS))
 def test_nemo_filter_answers_any_text(name):
-    step = NemoFilter(build_nemo_filter(name))
+    step = NemoFilter(name)
 
     @SETTINGS
     @given(TEXT)
