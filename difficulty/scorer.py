@@ -12,8 +12,10 @@ document as one long sentence; we keep the line structure its ``DocLM`` was writ
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -99,15 +101,9 @@ class KenLMScorer:
         self.__dict__.update(state)
 
     def _load(self) -> None:
-        import sentencepiece as spm
-
-        try:
-            import kenlm
-        except ImportError:
-            raise ImportError("scoring needs the KenLM query module: pip install ufal.kenlm (or kenlm)") from None
-
-        self._sp = spm.SentencePieceProcessor(model_file=str(self.files.sp_model))
-        self._lm = kenlm.Model(str(self.files.kenlm_model))
+        sp_model, kenlm_model = str(self.files.sp_model), str(self.files.kenlm_model)
+        stamps = tuple(os.stat(p).st_mtime_ns for p in (sp_model, kenlm_model))
+        self._sp, self._lm = _load_models(sp_model, kenlm_model, stamps)
         self._encode = _piece_encoder(self._sp)
 
     def describe(self) -> dict:
@@ -171,6 +167,19 @@ class KenLMScorer:
             if pieces:
                 out.append(10.0 ** (-self._lm.score(" ".join(pieces)) / (len(pieces) + 1)))
         return out
+
+
+@lru_cache(maxsize=4)
+def _load_models(sp_model: str, kenlm_model: str, stamps: tuple[int, ...]):
+    """SentencePiece and KenLM models, loaded once per process and file version (datatrove runs each task on a
+    fresh copy of its steps, which would load them again)."""
+    import sentencepiece as spm
+
+    try:
+        import kenlm
+    except ImportError:
+        raise ImportError("scoring needs the KenLM query module: pip install ufal.kenlm (or kenlm)") from None
+    return spm.SentencePieceProcessor(model_file=sp_model), kenlm.Model(kenlm_model)
 
 
 def _piece_encoder(sp) -> Callable[[str], list[str]]:
