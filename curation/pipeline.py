@@ -41,6 +41,7 @@ from datatrove.utils.typeshelper import StatHints
 from common.layout import RunLayout
 from common.paths import glob_literal
 from curation.config import CurationConfig
+from curation.dependency_check import use_fast_check
 from curation.executors import Stage
 from curation.extract import HtmlExtractor
 from curation.language import LanguageID
@@ -53,6 +54,8 @@ from curation.readers import CrawlReader, DropRejected
 from curation.splits import InputOrder
 from curation.visual import VisualOrder
 from curation.words import HEBREW_WORDS
+
+use_fast_check()  # datatrove checks each step's dependencies by name (curation/dependency_check.py)
 
 
 class LiteralFolder(DataFolder):

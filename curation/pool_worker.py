@@ -7,7 +7,9 @@ to their log files, and on the console at the command's level only, not datatrov
 
 import signal
 
+from curation.dependency_check import use_fast_check
 from curation.logs import route_datatrove_logs
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 route_datatrove_logs()
+use_fast_check()

@@ -32,10 +32,13 @@ from datatrove.pipeline.writers.parquet import ParquetWriter
 from common.files import atomic_path, write_json_atomic
 from common.freshness import record_stage
 from common.layout import BATCH_ROWS, PHASES
+from curation.dependency_check import use_fast_check
 from curation.executors import Stage
 from difficulty.phases import Cutoffs, DifficultyConfig, assign_phases, compute_cutoffs
 from difficulty.scorer import DocumentScorer
 from difficulty.step import DROP_PREFIX, PerplexityScorer
+
+use_fast_check()  # datatrove checks each step's dependencies by name (curation/dependency_check.py)
 
 __all__ = ["ADDED_COLUMNS", "STAGE_NAMES", "Stage", "base_schema", "build_stages", "publish_scores"]
 

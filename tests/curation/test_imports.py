@@ -49,3 +49,14 @@ def test_nemo_modules_are_the_packages_own(tmp_path):
         "assert type(f) is UrlsFilter and n.DocumentFilter is DocumentFilter\n"
     )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True)
+
+
+def test_dependency_check_by_name_answers_as_the_scan():
+    from datatrove.utils import _import_utils
+
+    import curation.pipeline  # noqa: F401 - installs the check by name
+    from curation.dependency_check import _scan
+
+    assert _import_utils._is_distribution_available is not _scan
+    for name in ("xxhash", "pyarrow", "datatrove", "fasttext-numpy2-wheel", "no-such-distribution-here"):
+        assert _import_utils._is_distribution_available(name) == _scan(name), name

@@ -28,6 +28,13 @@ def _records(path, parts) -> list[tuple]:
     ]
 
 
+def rows(run, name) -> list[tuple]:
+    """A run's curated or excluded rows (id, text, position[, reason]), sorted."""
+    cols = ["id", "text", "position"] + (["filter_reason"] if name == "excluded" else [])
+    tables = [pq.read_table(f, columns=cols) for f in sorted((run / name).glob("*.parquet"))]
+    return sorted(tuple(r.values()) for t in tables for r in t.to_pylist())
+
+
 def _jsonl(path, rng: random.Random, n: int, docs: list[str]) -> None:
     lines = []
     for i in range(n):
@@ -93,11 +100,6 @@ def test_a_split_run_equals_the_one_task_run(tmp_path, news_docs):
     a = curate([inputs], tmp_path / "whole", whole)
     b = curate([inputs], tmp_path / "split", split, workers=2)
     assert json.loads((tmp_path / "split" / ".work" / "plan.json").read_text())["tasks"] >= 5
-
-    def rows(run, name):
-        cols = ["id", "text", "position"] + (["filter_reason"] if name == "excluded" else [])
-        tables = [pq.read_table(f, columns=cols) for f in sorted((run / name).glob("*.parquet"))]
-        return sorted(tuple(r.values()) for t in tables for r in t.to_pylist())
 
     for name in ("curated", "excluded"):
         assert rows(tmp_path / "split", name) == rows(tmp_path / "whole", name)
@@ -174,11 +176,6 @@ def test_one_warc_is_cut_into_a_part_per_worker(tmp_path, news_docs, monkeypatch
     assert json.loads((tmp_path / "split" / ".work" / "plan.json").read_text())["tasks"] == 2
     parts = json.loads((tmp_path / "split" / ".work" / "inputs.json").read_text())
     assert [p["path"] for p in parts] == ["crawl.warc.gz"] * 2
-
-    def rows(run, name):
-        cols = ["id", "text", "position"] + (["filter_reason"] if name == "excluded" else [])
-        tables = [pq.read_table(f, columns=cols) for f in sorted((run / name).glob("*.parquet"))]
-        return sorted(tuple(r.values()) for t in tables for r in t.to_pylist())
 
     for name in ("curated", "excluded"):
         assert rows(tmp_path / "split", name) == rows(tmp_path / "whole", name)
