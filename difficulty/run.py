@@ -38,8 +38,9 @@ from difficulty.scorer import DocumentScorer, KenLMScorer
 __all__ = ["CuratedSchemaError", "Executor", "RunNotCuratedError", "ScoringError", "score_run"]
 
 REQUIRED_COLUMNS = ("id", "text")
-# imported once by the forkserver that datatrove's local executor forks its workers from
-FORKSERVER_PRELOAD = ["difficulty.pipeline", "sentencepiece", "kenlm", "pyarrow.parquet"]
+# imported once by the forkserver that datatrove's local executor forks its workers from (pandas: pyarrow imports it
+# on the first Parquet batch written)
+FORKSERVER_PRELOAD = ["difficulty.pipeline", "sentencepiece", "kenlm", "pyarrow.parquet", "pandas"]
 
 
 class ScoringError(HebatronError, RuntimeError):
