@@ -175,3 +175,17 @@ def test_ray_executor_tiny_run(tmp_path, news_docs):
     assert proc.returncode == 0, proc.stderr[-3000:]
     stats = json.loads((tmp_path / "run" / "stats.json").read_text())
     assert stats["curated_documents"] == 6
+
+
+def test_pool_workers_keep_the_console_to_warnings(tmp_path, news_docs):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(2):  # two files: two tasks, run by a pool of two workers
+        write_jsonl(inputs / f"{k}.jsonl", [{"id": f"{k}-{i}", "text": news_docs[k * 5 + i]} for i in range(5)])
+    write_jsonl(inputs / "2.jsonl", [b"{broken\n"])  # a warning the console must still show
+    proc = run_cli("curate", str(inputs), "-o", str(tmp_path / "run"), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "Launching pipeline" not in proc.stderr and "INFO" not in proc.stderr, proc.stderr[:2000]
+    assert "reader:malformed_json: 1 record (2.jsonl:1)" in proc.stderr
+    task_log = (tmp_path / "run" / ".work" / "logs" / "filter" / "logs" / "task_00001.log").read_text()
+    assert "Processing done for rank=1" in task_log  # the task's own log file still has everything
