@@ -9,7 +9,6 @@ configured (warnings and errors, everything with --verbose).
 from __future__ import annotations
 
 import contextlib
-import os
 
 from loguru import logger
 
@@ -20,15 +19,12 @@ def route_datatrove_logs() -> None:
     import datatrove.executor.base as executor_base
     import datatrove.utils.logging as dt_logging
 
-    task_sink: dict[str, int] = {}  # the process whose console sink is installed, and its task's file sink
+    task_sink: dict[str, int] = {}  # the running task's log file sink
 
-    # Adding a loguru sink costs ≈ 5 ms; datatrove re-installs the console sink at every task's start and end.
-    # Here a process installs it once, and a task adds and removes only its file sink.
+    # Adding a loguru sink costs ≈ 5 ms, and datatrove re-installs the console sink at every task's start and end.
+    # Here the console sink is installed once, below, in the process that routes the logs (the command, and the
+    # forkserver its pool workers are forked from); a task adds and removes only its log file.
     def add_task_logger(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
-        if task_sink.get("pid") != os.getpid():
-            console_sink()
-            task_sink.clear()
-            task_sink["pid"] = os.getpid()
         end_task_logger()
         logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
         # catch=False: when the log file cannot be written (a full disk) the error reaches the caller, which
@@ -37,9 +33,7 @@ def route_datatrove_logs() -> None:
         return logfile
 
     def end_task_logger():
-        if task_sink.get("pid") != os.getpid():
-            console_sink()
-        elif "sink" in task_sink:
+        if "sink" in task_sink:
             with contextlib.suppress(ValueError):  # removed already (a console_sink() call in between)
                 logger.remove(task_sink.pop("sink"))
 
